@@ -1,0 +1,4 @@
+from lsp_fim.cli import main
+import sys
+
+sys.exit(main())

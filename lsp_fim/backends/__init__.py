@@ -1,0 +1,1 @@
+"""Token streams from an inference engine: llama-cpp-python in-process (HTTP engines later)."""

@@ -1,0 +1,61 @@
+"""What the engine needs from an inference backend, whatever runs the model."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class BackendError(RuntimeError):
+    """A fault the user can fix (missing model, unreachable engine); the message says how."""
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One FIM generation: the rendered prompt and how far the model may go."""
+
+    prompt: str
+    max_tokens: int
+    stop: tuple[str, ...]
+    cancel: threading.Event
+
+
+@dataclass
+class GenerationStats:
+    """Filled in by the backend while it streams; read by the engine for logs and JSON."""
+
+    prompt_tokens: int = 0
+    prompt_tokens_evaluated: int = 0
+    generated_tokens: int = 0
+    prompt_ms: float = 0.0
+    generate_ms: float = 0.0
+
+
+class Vocabulary(Protocol):
+    """The model facts that FIM template detection reads."""
+
+    @property
+    def metadata(self) -> Mapping[str, str]:
+        """GGUF key/value metadata, values as strings."""
+
+    def token_text(self, token_id: int) -> str:
+        """The text of one vocabulary entry, special tokens included."""
+
+    def is_single_token(self, text: str) -> bool:
+        """Whether ``text`` is one (special) token in this vocabulary."""
+
+
+class Backend(Protocol):
+    @property
+    def vocabulary(self) -> Vocabulary: ...
+
+    def count_tokens(self, text: str) -> int:
+        """Model tokens in ``text``; used to budget the context windows."""
+
+    def stream(self, request: GenerationRequest, stats: GenerationStats) -> Iterator[str]:
+        """Yields text pieces as the model produces them; stops when ``request.cancel`` is set.
+
+        Stop strings end the stream and are never yielded.
+        """

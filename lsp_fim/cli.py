@@ -1,0 +1,184 @@
+"""``lsp-fim``: serve the LSP, complete one position headlessly, manage models, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from lsp_fim import __version__
+from lsp_fim.config import Settings
+from lsp_fim.engine import Completion, CompletionRequest, load_engine
+from lsp_fim.languages import language_id_for_path
+from lsp_fim.positions import Position, PositionError, offset_of, position_of
+
+log = logging.getLogger("lsp_fim")
+
+
+def _setup_logging(log_file: str | None, verbose: bool) -> None:
+    handler: logging.Handler = (
+        logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler(sys.stderr)
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    if not verbose:
+        logging.getLogger("pygls").setLevel(logging.WARNING)
+
+
+def _tcp_address(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    return host, int(port)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from lsp_fim.server import create_server
+
+    server = create_server()
+    if args.model:
+        server.settings = replace(server.settings, model=args.model)
+    if args.tcp:
+        host, port = args.tcp
+        log.info("lsp-fim %s listening on %s:%d", __version__, host, port)
+        server.start_tcp(host, port)
+    else:
+        log.info("lsp-fim %s on stdio", __version__)
+        server.start_io()
+    return 0
+
+
+def _completion_json(text: str, completion: Completion | None, template: str) -> dict[str, Any]:
+    if completion is None:
+        return {"text": "", "range": None, "stop_reason": None, "template": template}
+    start = position_of(text, completion.start, "utf-32")
+    end = position_of(text, completion.end, "utf-32")
+    stats = completion.stats
+    return {
+        "text": completion.text,
+        "range": {
+            "start": {"line": start.line, "character": start.character},
+            "end": {"line": end.line, "character": end.character},
+        },
+        "stop_reason": str(completion.stop_reason),
+        "template": template,
+        "prompt_tokens": stats.prompt_tokens,
+        "prompt_tokens_evaluated": stats.prompt_tokens_evaluated,
+        "generated_tokens": stats.generated_tokens,
+        "timings": {
+            "prompt_ms": round(stats.prompt_ms, 1),
+            "generate_ms": round(stats.generate_ms, 1),
+            "total_ms": round(completion.total_ms, 1),
+        },
+    }
+
+
+def _complete(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"lsp-fim: cannot read {path}: {error}", file=sys.stderr)
+        return 2
+    try:
+        offset = offset_of(text, Position(args.line, args.character), "utf-32")
+    except PositionError as error:
+        print(f"lsp-fim: {path}: {error}", file=sys.stderr)
+        return 2
+    settings = Settings(model=args.model, template=args.template, scope_stop=not args.no_scope_stop)
+    if args.max_tokens:
+        settings = replace(settings, max_tokens=args.max_tokens)
+    engine = load_engine(settings, progress=None)
+    request = CompletionRequest(text, offset, language_id_for_path(str(path)), str(path.resolve()))
+    completion = engine.complete(request)
+    if args.json:
+        print(json.dumps(_completion_json(text, completion, engine.template.name), indent=2))
+    elif completion is not None:
+        print(completion.text)
+    return 0
+
+
+def _model(args: argparse.Namespace) -> int:
+    from lsp_fim import model_store
+
+    if args.model_command == "list":
+        print(model_store.format_model_list())
+        return 0
+    path = model_store.pull_model(args.name or model_store.DEFAULT_MODEL, force=args.force)
+    print(path)
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from lsp_fim.evaluation import run_eval
+
+    return run_eval(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lsp-fim", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"lsp-fim {__version__}")
+    parser.add_argument("--log-file", help="log here instead of stderr (never stdout)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the language server (stdio by default)")
+    serve.add_argument("--tcp", type=_tcp_address, metavar="HOST:PORT", help="listen on TCP")
+    serve.add_argument("--model", help="GGUF path, known name or hub repo id")
+    serve.set_defaults(handler=_serve)
+
+    complete = commands.add_parser("complete", help="complete one position and print it")
+    complete.add_argument("file")
+    complete.add_argument("--line", type=int, required=True, help="0-based line")
+    complete.add_argument(
+        "--character", type=int, required=True, help="0-based column, in characters"
+    )
+    complete.add_argument("--json", action="store_true", help="print text, range, timings, stop")
+    complete.add_argument("--model", help="GGUF path, known name or hub repo id")
+    complete.add_argument("--template", help="FIM template name or .toml file (default: auto)")
+    complete.add_argument("--max-tokens", type=int, help="most tokens to generate (default 128)")
+    complete.add_argument("--no-scope-stop", action="store_true", help="disable the scope stop")
+    complete.set_defaults(handler=_complete)
+
+    model = commands.add_parser("model", help="manage cached models")
+    model_commands = model.add_subparsers(dest="model_command", required=True)
+    pull = model_commands.add_parser("pull", help="download a known model into the cache")
+    pull.add_argument("name", nargs="?", help="known model name (default: the default model)")
+    pull.add_argument("--force", action="store_true", help="download again even if cached")
+    model_commands.add_parser("list", help="known models and what is cached")
+    model.set_defaults(handler=_model)
+
+    evaluation = commands.add_parser("eval", help="run the FIM quality harness")
+    _add_eval_arguments(evaluation)
+    evaluation.set_defaults(handler=_eval)
+    return parser
+
+
+def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    from lsp_fim.evaluation import add_eval_arguments
+
+    add_eval_arguments(parser)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.log_file, args.verbose)
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        if args.verbose:
+            log.exception("failed")
+        print(f"lsp-fim: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

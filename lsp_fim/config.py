@@ -1,0 +1,119 @@
+"""Settings: one fully-defaulted dataclass, camelCase on the wire, snake_case in Python.
+
+Invalid values never stop the server: each falls back to its default and the problem is
+reported back so the user can be told (``window/showMessage``) exactly which key was wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+BACKENDS = ("llama-cpp",)
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str | None = None
+    template: str | None = None
+    max_tokens: int = 128
+    prefix_tokens: int = 1024
+    suffix_tokens: int = 256
+    scope_stop: bool = True
+    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    enabled_languages: tuple[str, ...] | None = None
+    backend: str = "llama-cpp"
+    backend_url: str | None = None
+    backend_model: str | None = None
+    api_key_env: str | None = None
+
+    def language_enabled(self, language_id: str | None) -> bool:
+        if self.enabled_languages is None:
+            return True
+        return language_id is not None and language_id in self.enabled_languages
+
+
+def _wire_name(python_name: str) -> str:
+    head, *rest = python_name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _optional_text(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and value.strip()):
+        return value.strip() if isinstance(value, str) else None
+    raise ValueError("expected a non-empty string or null")
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("expected a positive integer")
+    return value
+
+
+def _non_negative_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("expected an integer >= 0")
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("expected true or false")
+    return value
+
+
+def _languages(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError("expected a list of languageId strings or null")
+    return tuple(value)
+
+
+def _backend(value: Any) -> str:
+    if value not in BACKENDS:
+        raise ValueError(f"expected one of {', '.join(BACKENDS)}")
+    return str(value)
+
+
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "model": _optional_text,
+    "template": _optional_text,
+    "max_tokens": _positive_int,
+    "prefix_tokens": _positive_int,
+    "suffix_tokens": _non_negative_int,
+    "scope_stop": _boolean,
+    "threads": _positive_int,
+    "enabled_languages": _languages,
+    "backend": _backend,
+    "backend_url": _optional_text,
+    "backend_model": _optional_text,
+    "api_key_env": _optional_text,
+}
+
+
+def settings_from_wire(
+    options: Mapping[str, Any] | None, base: Settings | None = None
+) -> tuple[Settings, list[str]]:
+    """Apply camelCase ``options`` on top of ``base``; returns the result and one line per problem."""
+    settings = base or Settings()
+    problems: list[str] = []
+    if options is None:
+        return settings, problems
+    if not isinstance(options, Mapping):
+        return settings, [f"lspFim settings must be an object, got {type(options).__name__}"]
+    known = {_wire_name(f.name): f.name for f in fields(Settings)}
+    changes: dict[str, Any] = {}
+    for key, value in options.items():
+        if key not in known:
+            problems.append(f"unknown setting {key!r} ignored")
+            continue
+        try:
+            changes[known[key]] = _PARSERS[known[key]](value)
+        except ValueError as error:
+            default = getattr(Settings(), known[key])
+            changes[known[key]] = default
+            problems.append(f"setting {key}={value!r}: {error}; using {default!r}")
+    return replace(settings, **changes), problems

@@ -1,0 +1,143 @@
+"""One completion, top-down: context → template → backend stream → scope stop → post-process.
+
+The LSP server and the CLI both call :meth:`CompletionEngine.complete`; nothing here knows
+about LSP or positions, only code-point offsets into the document text.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lsp_fim.backends.base import Backend, GenerationRequest, GenerationStats
+from lsp_fim.config import Settings
+from lsp_fim.context import build_window
+from lsp_fim.languages import language_for
+from lsp_fim.postprocess import finish_suggestion
+from lsp_fim.scope import GuardMode, StopDecision, StopReason, make_guard
+from lsp_fim.templates import FimTemplate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    """The document as the editor has it and the cursor as a code-point offset into it."""
+
+    text: str
+    offset: int
+    language_id: str | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """Insert ``text`` over ``[start, end)`` of the document (code-point offsets)."""
+
+    text: str
+    start: int
+    end: int
+    stop_reason: StopReason
+    stats: GenerationStats = field(default_factory=GenerationStats)
+    total_ms: float = 0.0
+
+
+class CompletionEngine:
+    def __init__(self, backend: Backend, template: FimTemplate, settings: Settings) -> None:
+        self.backend = backend
+        self.template = template
+        self.settings = settings
+
+    def guard_mode(self) -> GuardMode:
+        return "scope" if self.settings.scope_stop else "raw"
+
+    def complete(
+        self,
+        request: CompletionRequest,
+        cancel: threading.Event | None = None,
+        guard_mode: GuardMode | None = None,
+    ) -> Completion | None:
+        """The suggestion at the cursor, or ``None`` when there is nothing worth showing."""
+        if not self.settings.language_enabled(request.language_id):
+            return None
+        started = time.perf_counter()
+        cancel = cancel or threading.Event()
+        prefix, suffix = request.text[: request.offset], request.text[request.offset :]
+        window = build_window(
+            request.text,
+            request.offset,
+            self.settings.prefix_tokens,
+            self.settings.suffix_tokens,
+            self.backend.count_tokens,
+        )
+        prompt = self.template.render(window.prefix, window.suffix, path=request.path)
+        language = language_for(request.language_id, request.path)
+        guard = make_guard(guard_mode or self.guard_mode(), language, prefix, suffix)
+        stats = GenerationStats()
+        generation = GenerationRequest(
+            prompt, self.settings.max_tokens, self.template.stop, cancel
+        )
+        generated = ""
+        decision: StopDecision | None = None
+        for piece in self.backend.stream(generation, stats):
+            generated += piece
+            decision = guard.feed(generated)
+            if decision is not None:
+                break
+        if cancel.is_set():
+            return None
+        if decision is None:
+            ended = (
+                StopReason.MAX_TOKENS
+                if stats.generated_tokens >= self.settings.max_tokens
+                else StopReason.EOS
+            )
+            decision = guard.finish(generated, ended)
+        text = finish_suggestion(self._without_special_tokens(generated[: decision.keep]), suffix)
+        total_ms = (time.perf_counter() - started) * 1000
+        log.info(
+            "complete path=%s lang=%s prompt_tokens=%d evaluated=%d generated=%d "
+            "prompt_ms=%.0f generate_ms=%.0f total_ms=%.0f stop=%s chars=%d",
+            request.path,
+            language,
+            stats.prompt_tokens,
+            stats.prompt_tokens_evaluated,
+            stats.generated_tokens,
+            stats.prompt_ms,
+            stats.generate_ms,
+            total_ms,
+            decision.reason,
+            len(text),
+        )
+        if not text:
+            return None
+        return Completion(text, request.offset, request.offset, decision.reason, stats, total_ms)
+
+    def _without_special_tokens(self, text: str) -> str:
+        for token in self.template.special_tokens:
+            text = text.replace(token, "")
+        return text
+
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+def load_engine(settings: Settings, progress: ProgressCallback | None = None) -> CompletionEngine:
+    """Resolve (and fetch if needed) the model, load it, and pick its FIM template."""
+    from lsp_fim.backends.llama_cpp import LlamaCppBackend
+    from lsp_fim.model_store import resolve_model
+    from lsp_fim.templates import detect_template, load_template
+
+    model_path: Path = resolve_model(settings.model, progress=progress)
+    backend = LlamaCppBackend(model_path, settings.threads)
+    template = (
+        load_template(settings.template)
+        if settings.template
+        else detect_template(backend.vocabulary)
+    )
+    log.info("model %s loaded; FIM template %s", model_path, template.name)
+    return CompletionEngine(backend, template, settings)

@@ -1,0 +1,81 @@
+"""LSP handlers: parse params, ask the server for a completion, shape the LSP result."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lsprotocol import types
+
+from lsp_fim.lsp_results import completion_list, inline_completion_list
+from lsp_fim.server import FimServer
+
+log = logging.getLogger(__name__)
+
+SETTINGS_SECTION = "lspFim"
+
+
+def _section(options: Any) -> Any:
+    """Settings may arrive bare or wrapped in their section name; accept both."""
+    if isinstance(options, dict) and SETTINGS_SECTION in options:
+        return options[SETTINGS_SECTION]
+    return options
+
+
+def on_initialize(ls: FimServer, params: types.InitializeParams) -> None:
+    ls.apply_settings(_section(params.initialization_options))
+
+
+def on_initialized(ls: FimServer, params: types.InitializedParams) -> None:
+    ls.start_loading_engine()
+
+
+async def on_did_change_configuration(
+    ls: FimServer, params: types.DidChangeConfigurationParams
+) -> None:
+    options = _section(params.settings)
+    if not isinstance(options, dict) or not options:
+        options = await _pull_configuration(ls)
+    if options is not None and ls.apply_settings(options):
+        ls.start_loading_engine()
+
+
+async def _pull_configuration(ls: FimServer) -> Any:
+    capabilities = ls.client_capabilities.workspace
+    if not (capabilities and capabilities.configuration):
+        return None
+    items = [types.ConfigurationItem(section=SETTINGS_SECTION)]
+    results = await ls.workspace_configuration_async(types.ConfigurationParams(items=items))
+    return results[0] if results else None
+
+
+async def on_inline_completion(
+    ls: FimServer, params: types.InlineCompletionParams
+) -> types.InlineCompletionList | None:
+    result = await ls.complete_at(params.text_document.uri, params.position)
+    if result is None:
+        return None
+    text, completion = result
+    return inline_completion_list(text, completion, ls.position_encoding())
+
+
+async def on_completion(
+    ls: FimServer, params: types.CompletionParams
+) -> types.CompletionList | None:
+    result = await ls.complete_at(params.text_document.uri, params.position)
+    if result is None:
+        return types.CompletionList(is_incomplete=True, items=[])
+    text, completion = result
+    return completion_list(text, completion, ls.position_encoding())
+
+
+def register(server: FimServer) -> None:
+    server.feature(types.INITIALIZE)(on_initialize)
+    server.feature(types.INITIALIZED)(on_initialized)
+    server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)(on_did_change_configuration)
+    server.feature(
+        types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions()
+    )(on_inline_completion)
+    server.feature(
+        types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[])
+    )(on_completion)

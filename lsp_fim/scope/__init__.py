@@ -1,0 +1,10 @@
+"""Decides, while tokens stream in, where a suggestion ends.
+
+The engine feeds every streamed prefix of the suggestion to a guard; the guard answers with a
+:class:`StopDecision` as soon as the code at the cursor is complete, and the engine cancels the
+backend right there instead of trimming after the token limit.
+"""
+
+from lsp_fim.scope.guard import GuardMode, NoGuard, StopDecision, StopGuard, StopReason, make_guard
+
+__all__ = ["GuardMode", "NoGuard", "StopDecision", "StopGuard", "StopReason", "make_guard"]

@@ -1,0 +1,178 @@
+"""The language server: owns settings, the engine's lifecycle and in-flight requests.
+
+Handlers stay thin (see ``lsp_fim.handlers``); this class holds the state they share. The model
+loads in the background after ``initialized``; until it is ready every request is answered at
+once with no suggestion, never left waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from lsp_fim import __version__
+from lsp_fim.config import Settings, settings_from_wire
+from lsp_fim.engine import Completion, CompletionEngine, CompletionRequest, load_engine
+from lsp_fim.positions import Encoding, PositionError, offset_of
+from lsp_fim.positions import Position as TextPosition
+
+log = logging.getLogger(__name__)
+
+MAX_DOCUMENT_CHARS = 2_000_000
+ENGINE_SETTINGS = ("model", "template", "threads", "backend", "backend_url", "backend_model")
+
+
+class FimServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__(
+            "lsp-fim", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental
+        )
+        self.settings = Settings()
+        self.engine: CompletionEngine | None = None
+        self.engine_error: str | None = None
+        self._engine_task: asyncio.Task[None] | None = None
+        self._in_flight: dict[str, threading.Event] = {}
+
+    # settings ------------------------------------------------------------------------------
+
+    def apply_settings(self, options: object) -> bool:
+        """Apply wire settings; returns whether the engine must be (re)loaded."""
+        settings, problems = settings_from_wire(options, self.settings)  # type: ignore[arg-type]
+        for problem in problems:
+            self.tell_user(types.MessageType.Warning, f"lsp-fim: {problem}")
+        reload = any(getattr(settings, name) != getattr(self.settings, name) for name in ENGINE_SETTINGS)
+        self.settings = settings
+        if self.engine is not None and not reload:
+            self.engine.settings = settings
+        return reload
+
+    def tell_user(self, kind: types.MessageType, message: str) -> None:
+        log.warning(message) if kind <= types.MessageType.Warning else log.info(message)
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    # engine lifecycle ----------------------------------------------------------------------
+
+    def start_loading_engine(self) -> None:
+        if self._engine_task is not None and not self._engine_task.done():
+            self._engine_task.cancel()
+        self.engine = None
+        self._engine_task = asyncio.get_running_loop().create_task(self._load_engine())
+
+    async def _load_engine(self) -> None:
+        progress = EngineProgress(self)
+        await progress.begin()
+        settings = self.settings
+        try:
+            engine = await asyncio.to_thread(load_engine, settings, progress.report)
+        except Exception as error:  # every load fault is reported, none may kill the server
+            self.engine_error = str(error)
+            log.exception("model failed to load")
+            self.tell_user(types.MessageType.Error, f"lsp-fim: model not loaded: {error}")
+            progress.end("failed")
+            return
+        engine.settings = self.settings
+        self.engine, self.engine_error = engine, None
+        progress.end(f"ready ({engine.template.name})")
+
+    # completion ----------------------------------------------------------------------------
+
+    def position_encoding(self) -> Encoding:
+        encoding = str(self.workspace.position_encoding or "utf-16")
+        return encoding if encoding in ("utf-8", "utf-32") else "utf-16"  # type: ignore[return-value]
+
+    async def complete_at(
+        self, uri: str, position: types.Position
+    ) -> tuple[str, Completion] | None:
+        """The suggestion for ``uri`` at ``position``; a newer request for ``uri`` cancels this one."""
+        engine = self.engine
+        if engine is None:
+            log.info("request before the model is ready: empty answer (%s)", self.engine_error)
+            return None
+        document = self.workspace.get_text_document(uri)
+        text = document.source
+        if len(text) > MAX_DOCUMENT_CHARS or "\x00" in text:
+            log.warning("%s is too large or binary (%d chars): no suggestion", uri, len(text))
+            return None
+        try:
+            offset = offset_of(
+                text, TextPosition(position.line, position.character), self.position_encoding()
+            )
+        except PositionError as error:
+            log.warning("bad position for %s: %s", uri, error)
+            return None
+        request = CompletionRequest(text, offset, document.language_id, document.path)
+        completion = await self._run_newest_wins(uri, engine, request)
+        return None if completion is None else (text, completion)
+
+    async def _run_newest_wins(
+        self, uri: str, engine: CompletionEngine, request: CompletionRequest
+    ) -> Completion | None:
+        if (previous := self._in_flight.get(uri)) is not None:
+            previous.set()
+        cancel = threading.Event()
+        self._in_flight[uri] = cancel
+        try:
+            return await asyncio.to_thread(engine.complete, request, cancel)
+        except asyncio.CancelledError:
+            cancel.set()
+            raise
+        finally:
+            if self._in_flight.get(uri) is cancel:
+                del self._in_flight[uri]
+
+
+class EngineProgress:
+    """``$/progress`` for the model load, when the client supports server-initiated progress."""
+
+    def __init__(self, server: FimServer) -> None:
+        self._server = server
+        self._token = "lsp-fim/model-load"
+        self._active = False
+        self._last_percent = -1
+        self._loop = asyncio.get_running_loop()
+
+    async def begin(self) -> None:
+        capabilities = self._server.client_capabilities
+        if not (capabilities.window and capabilities.window.work_done_progress):
+            return
+        try:
+            await self._server.work_done_progress.create_async(self._token)
+        except Exception:  # a client may refuse; loading goes on without a bar
+            log.info("client refused a progress token")
+            return
+        self._active = True
+        self._server.work_done_progress.begin(
+            self._token, types.WorkDoneProgressBegin(title="lsp-fim: loading model", percentage=0)
+        )
+
+    def report(self, message: str, done: int, total: int) -> None:
+        """Called from the loading thread; forwards to the event loop."""
+        percent = int(done * 100 / total) if total else 0
+        if not self._active or percent == self._last_percent:
+            return
+        self._last_percent = percent
+        value = types.WorkDoneProgressReport(message=message, percentage=percent)
+        self._loop.call_soon_threadsafe(
+            self._server.work_done_progress.report, self._token, value
+        )
+
+    def end(self, message: str) -> None:
+        if self._active:
+            self._server.work_done_progress.end(
+                self._token, types.WorkDoneProgressEnd(message=message)
+            )
+            self._server.work_done_progress.tokens.pop(self._token, None)
+            self._active = False
+
+
+def create_server() -> FimServer:
+    from lsp_fim import handlers
+
+    server = FimServer()
+    handlers.register(server)
+    return server
+
