@@ -1,4 +1,5 @@
-from lsp_fim.cli import main
 import sys
+
+from lsp_fim.cli import main
 
 sys.exit(main())

@@ -97,7 +97,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
 def settings_from_wire(
     options: Mapping[str, Any] | None, base: Settings | None = None
 ) -> tuple[Settings, list[str]]:
-    """Apply camelCase ``options`` on top of ``base``; returns the result and one line per problem."""
+    """Apply camelCase ``options`` over ``base``; returns the result and one line per problem."""
     settings = base or Settings()
     problems: list[str] = []
     if options is None:

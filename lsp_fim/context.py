@@ -51,9 +51,7 @@ def build_window(
         before[::-1], max(prefix_budget - head_tokens, 0), count_tokens
     )
     after = text[line_end:].splitlines(keepends=True)
-    kept_after, after_tokens = _take_lines(
-        after, max(suffix_budget - tail_tokens, 0), count_tokens
-    )
+    kept_after, after_tokens = _take_lines(after, max(suffix_budget - tail_tokens, 0), count_tokens)
 
     prefix = "".join(before[len(before) - kept_before :]) + cursor_head
     suffix = cursor_tail + "".join(after[:kept_after])

@@ -78,9 +78,7 @@ class CompletionEngine:
         language = language_for(request.language_id, request.path)
         guard = make_guard(guard_mode or self.guard_mode(), language, prefix, suffix)
         stats = GenerationStats()
-        generation = GenerationRequest(
-            prompt, self.settings.max_tokens, self.template.stop, cancel
-        )
+        generation = GenerationRequest(prompt, self.settings.max_tokens, self.template.stop, cancel)
         generated = ""
         decision: StopDecision | None = None
         for piece in self.backend.stream(generation, stats):
@@ -89,6 +87,12 @@ class CompletionEngine:
             if decision is not None:
                 break
         if cancel.is_set():
+            log.info(
+                "cancelled path=%s generated=%d prompt_ms=%.0f",
+                request.path,
+                stats.generated_tokens,
+                stats.prompt_ms,
+            )
             return None
         if decision is None:
             ended = (

@@ -34,9 +34,7 @@ def _word_start(text: str, offset: int) -> int:
     return start
 
 
-def completion_list(
-    text: str, completion: Completion, encoding: Encoding
-) -> types.CompletionList:
+def completion_list(text: str, completion: Completion, encoding: Encoding) -> types.CompletionList:
     word_start = _word_start(text, completion.start)
     typed = text[word_start : completion.start]
     new_text = typed + completion.text
@@ -45,9 +43,7 @@ def completion_list(
         label=(first_line.strip() or completion.text.strip().split("\n", 1)[0]),
         kind=types.CompletionItemKind.Text,
         detail="lsp-fim",
-        documentation=types.MarkupContent(
-            kind=types.MarkupKind.PlainText, value=completion.text
-        ),
+        documentation=types.MarkupContent(kind=types.MarkupKind.PlainText, value=completion.text),
         filter_text=typed + first_line,
         sort_text="0",
         preselect=True,

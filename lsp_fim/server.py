@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import uuid
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -44,7 +45,9 @@ class FimServer(LanguageServer):
         settings, problems = settings_from_wire(options, self.settings)  # type: ignore[arg-type]
         for problem in problems:
             self.tell_user(types.MessageType.Warning, f"lsp-fim: {problem}")
-        reload = any(getattr(settings, name) != getattr(self.settings, name) for name in ENGINE_SETTINGS)
+        reload = any(
+            getattr(settings, name) != getattr(self.settings, name) for name in ENGINE_SETTINGS
+        )
         self.settings = settings
         if self.engine is not None and not reload:
             self.engine.settings = settings
@@ -87,7 +90,7 @@ class FimServer(LanguageServer):
     async def complete_at(
         self, uri: str, position: types.Position
     ) -> tuple[str, Completion] | None:
-        """The suggestion for ``uri`` at ``position``; a newer request for ``uri`` cancels this one."""
+        """The suggestion at ``position``; a newer request for the same ``uri`` cancels this one."""
         engine = self.engine
         if engine is None:
             log.info("request before the model is ready: empty answer (%s)", self.engine_error)
@@ -130,7 +133,7 @@ class EngineProgress:
 
     def __init__(self, server: FimServer) -> None:
         self._server = server
-        self._token = "lsp-fim/model-load"
+        self._token = f"lsp-fim/model-load/{uuid.uuid4().hex}"
         self._active = False
         self._last_percent = -1
         self._loop = asyncio.get_running_loop()
@@ -156,9 +159,7 @@ class EngineProgress:
             return
         self._last_percent = percent
         value = types.WorkDoneProgressReport(message=message, percentage=percent)
-        self._loop.call_soon_threadsafe(
-            self._server.work_done_progress.report, self._token, value
-        )
+        self._loop.call_soon_threadsafe(self._server.work_done_progress.report, self._token, value)
 
     def end(self, message: str) -> None:
         if self._active:
@@ -175,4 +176,3 @@ def create_server() -> FimServer:
     server = FimServer()
     handlers.register(server)
     return server
-

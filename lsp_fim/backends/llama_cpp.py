@@ -105,6 +105,8 @@ class LlamaCppBackend:
             )
         stats.prompt_tokens = len(prompt)
         with self._lock:
+            if request.cancel.is_set():
+                return
             yield from self._generate(prompt, max_tokens, request, stats)
 
     def _generate(

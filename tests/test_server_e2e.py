@@ -1,0 +1,194 @@
+"""The server over stdio, driven as Neovim would drive it, on the real model."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+pytestmark = pytest.mark.model
+
+LOG_FILE = Path(os.environ.get("LSP_FIM_E2E_LOG", "/tmp/lsp-fim-e2e.log"))
+NORM = "import math\n\n\ndef norm(x: float, y: float) -> float:\n    \n    return r\n"
+NORM_CURSOR = types.Position(line=4, character=4)
+URI = "file:///tmp/lsp_fim_e2e/norm.py"
+READY_TIMEOUT_S = 600
+
+
+def server_env() -> dict[str, str]:
+    env = dict(os.environ)
+    if test_model := os.environ.get("LSP_FIM_TEST_MODEL"):
+        env["LSP_FIM_MODEL"] = test_model
+    return env
+
+
+@pytest_lsp.fixture(
+    config=ClientServerConfig(
+        server_command=[sys.executable, "-m", "lsp_fim", "--log-file", str(LOG_FILE), "serve"],
+        server_env=server_env(),
+    )
+)
+async def client(lsp_client: LanguageClient) -> AsyncIterator[None]:
+    capabilities = client_capabilities("neovim")
+    assert capabilities.text_document is not None
+    capabilities.text_document.inline_completion = types.InlineCompletionClientCapabilities()
+    lsp_client.initialize_result = await lsp_client.initialize_session(  # type: ignore[attr-defined]
+        types.InitializeParams(
+            capabilities=capabilities, initialization_options={"lspFim": {"maxTokens": 64}}
+        )
+    )
+    await wait_until_ready(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def wait_until_ready(client: LanguageClient) -> None:
+    async def model_loaded() -> None:
+        while not any(
+            isinstance(report, types.WorkDoneProgressEnd)
+            for reports in client.progress_reports.values()
+            for report in reports
+        ):
+            await asyncio.sleep(0.1)
+
+    await asyncio.wait_for(model_loaded(), READY_TIMEOUT_S)
+    ends = [
+        report
+        for reports in client.progress_reports.values()
+        for report in reports
+        if isinstance(report, types.WorkDoneProgressEnd)
+    ]
+    assert ends[-1].message and ends[-1].message.startswith("ready"), ends[-1].message
+
+
+def open_document(client: LanguageClient, text: str, uri: str = URI) -> None:
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="python", version=1, text=text
+            )
+        )
+    )
+
+
+def apply_edit(text: str, start: types.Position, end: types.Position, new_text: str) -> str:
+    lines = text.split("\n")
+
+    def offset(position: types.Position) -> int:
+        return sum(len(line) + 1 for line in lines[: position.line]) + position.character
+
+    return text[: offset(start)] + new_text + text[offset(end) :]
+
+
+async def test_initialize_advertises_both_completion_kinds(client: LanguageClient) -> None:
+    server_capabilities = client.initialize_result.capabilities  # type: ignore[attr-defined]
+    assert server_capabilities.inline_completion_provider is not None
+    assert server_capabilities.completion_provider is not None
+    assert server_capabilities.position_encoding == types.PositionEncodingKind.Utf8
+    sync = server_capabilities.text_document_sync
+    assert sync.change == types.TextDocumentSyncKind.Incremental
+
+
+async def test_inline_completion_fills_the_norm_body(client: LanguageClient) -> None:
+    open_document(client, NORM)
+    result = await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=URI),
+            position=NORM_CURSOR,
+            context=types.InlineCompletionContext(
+                trigger_kind=types.InlineCompletionTriggerKind.Automatic
+            ),
+        )
+    )
+    assert isinstance(result, types.InlineCompletionList)
+    assert len(result.items) == 1
+    item = result.items[0]
+    assert isinstance(item.insert_text, str) and item.insert_text.strip()
+    assert item.range == types.Range(start=NORM_CURSOR, end=NORM_CURSOR)
+    completed = apply_edit(NORM, item.range.start, item.range.end, item.insert_text)
+    ast.parse(completed)
+
+
+async def test_completion_item_edits_the_norm_body(client: LanguageClient) -> None:
+    open_document(client, NORM)
+    result = await client.text_document_completion_async(
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=URI), position=NORM_CURSOR
+        )
+    )
+    assert isinstance(result, types.CompletionList)
+    assert len(result.items) == 1
+    item = result.items[0]
+    assert isinstance(item.text_edit, types.TextEdit)
+    assert item.text_edit.new_text.strip()
+    assert item.label == item.text_edit.new_text.split("\n", 1)[0].strip()
+    completed = apply_edit(
+        NORM, item.text_edit.range.start, item.text_edit.range.end, item.text_edit.new_text
+    )
+    ast.parse(completed)
+
+
+async def test_word_being_typed_is_part_of_the_completion_edit(
+    client: LanguageClient,
+) -> None:
+    text = NORM.replace("    \n    return r", "    r = ma\n    return r")
+    open_document(client, text)
+    cursor = types.Position(line=4, character=10)
+    result = await client.text_document_completion_async(
+        types.CompletionParams(text_document=types.TextDocumentIdentifier(uri=URI), position=cursor)
+    )
+    assert isinstance(result, types.CompletionList) and result.items
+    edit = result.items[0].text_edit
+    assert isinstance(edit, types.TextEdit)
+    assert edit.range.start == types.Position(line=4, character=8)
+    assert edit.new_text.startswith("ma")
+    assert result.items[0].filter_text is not None
+    assert result.items[0].filter_text.startswith("ma")
+
+
+async def test_cancelled_request_stops_generation_and_server_keeps_serving(
+    client: LanguageClient,
+) -> None:
+    open_document(client, NORM)
+    params = types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=URI),
+        position=NORM_CURSOR,
+        context=types.InlineCompletionContext(
+            trigger_kind=types.InlineCompletionTriggerKind.Invoked
+        ),
+    )
+    cancelled = asyncio.ensure_future(
+        client.protocol.send_request_async(
+            types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id="to-cancel"
+        )
+    )
+    await asyncio.sleep(0.3)
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="to-cancel"))
+    with pytest.raises(Exception, match="cancel"):
+        await cancelled
+    follow_up = await client.text_document_inline_completion_async(params)
+    assert isinstance(follow_up, types.InlineCompletionList) and follow_up.items
+    log = LOG_FILE.read_text(encoding="utf-8")
+    assert "cancelled path=" in log
+
+
+async def test_bad_position_gets_an_empty_answer(client: LanguageClient) -> None:
+    open_document(client, NORM)
+    result = await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=URI),
+            position=types.Position(line=99, character=0),
+            context=types.InlineCompletionContext(
+                trigger_kind=types.InlineCompletionTriggerKind.Invoked
+            ),
+        )
+    )
+    assert result is None
