@@ -1,0 +1,6 @@
+import math
+
+
+def norm(x: float, y: float) -> float:
+    
+    return r
