@@ -20,6 +20,7 @@ from lsp_fim.config import Settings
 from lsp_fim.languages import language_for
 from lsp_fim.postprocess import finish_suggestion
 from lsp_fim.scope import GuardMode, StopDecision, StopReason, make_guard
+from lsp_fim.suggestion_cache import SuggestionCache
 from lsp_fim.templates import FimTemplate
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class Completion:
     stop_reason: StopReason
     stats: GenerationStats = field(default_factory=GenerationStats)
     total_ms: float = 0.0
+    from_cache: bool = False
 
 
 class CompletionEngine:
@@ -55,6 +57,12 @@ class CompletionEngine:
         self.template = template
         self.settings = settings
         self._anchors: OrderedDict[str, Anchor] = OrderedDict()
+        self._suggestions = SuggestionCache()
+
+    def update_settings(self, settings: Settings) -> None:
+        """New settings may change every answer, so remembered suggestions are dropped."""
+        self.settings = settings
+        self._suggestions = SuggestionCache()
 
     def guard_mode(self) -> GuardMode:
         return "scope" if self.settings.scope_stop else "raw"
@@ -71,9 +79,22 @@ class CompletionEngine:
         started = time.perf_counter()
         cancel = cancel or threading.Event()
         prefix, suffix = request.text[: request.offset], request.text[request.offset :]
+        mode = guard_mode or self.guard_mode()
+        cache_key = f"{mode}:{request.path or ''}"
+        if (cached := self._suggestions.lookup(cache_key, prefix, suffix)) is not None:
+            log.info("complete path=%s from cache chars=%d", request.path, len(cached.text))
+            total_ms = (time.perf_counter() - started) * 1000
+            return Completion(
+                cached.text,
+                request.offset,
+                request.offset,
+                StopReason(cached.stop_reason),
+                total_ms=total_ms,
+                from_cache=True,
+            )
         prompt = self._prompt(request)
         language = language_for(request.language_id, request.path)
-        guard = make_guard(guard_mode or self.guard_mode(), language, prefix, suffix)
+        guard = make_guard(mode, language, prefix, suffix)
         stats = GenerationStats()
         generation = GenerationRequest(prompt, self.settings.max_tokens, self.template.stop, cancel)
         generated = ""
@@ -116,6 +137,7 @@ class CompletionEngine:
         )
         if not text:
             return None
+        self._suggestions.remember(cache_key, prefix, suffix, text, decision.reason)
         return Completion(text, request.offset, request.offset, decision.reason, stats, total_ms)
 
     def _prompt(self, request: CompletionRequest) -> str:

@@ -50,7 +50,7 @@ class FimServer(LanguageServer):
         )
         self.settings = settings
         if self.engine is not None and not reload:
-            self.engine.settings = settings
+            self.engine.update_settings(settings)
         return reload
 
     def tell_user(self, kind: types.MessageType, message: str) -> None:
@@ -77,7 +77,7 @@ class FimServer(LanguageServer):
             self.tell_user(types.MessageType.Error, f"lsp-fim: model not loaded: {error}")
             progress.end("failed")
             return
-        engine.settings = self.settings
+        engine.update_settings(self.settings)
         self.engine, self.engine_error = engine, None
         progress.end(f"ready ({engine.template.name})")
 
