@@ -9,14 +9,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lsp_fim.anchoring import Anchor, plan_prompt
 from lsp_fim.backends.base import Backend, GenerationRequest, GenerationStats
 from lsp_fim.config import Settings
+from lsp_fim.context import build_window
 from lsp_fim.languages import language_for
 from lsp_fim.postprocess import finish_suggestion
 from lsp_fim.scope import GuardMode, StopDecision, StopReason, make_guard
@@ -24,8 +23,6 @@ from lsp_fim.suggestion_cache import SuggestionCache
 from lsp_fim.templates import FimTemplate
 
 log = logging.getLogger(__name__)
-
-MAX_ANCHORED_DOCUMENTS = 64
 
 
 @dataclass(frozen=True)
@@ -56,7 +53,6 @@ class CompletionEngine:
         self.backend = backend
         self.template = template
         self.settings = settings
-        self._anchors: OrderedDict[str, Anchor] = OrderedDict()
         self._suggestions = SuggestionCache()
 
     def update_settings(self, settings: Settings) -> None:
@@ -141,22 +137,14 @@ class CompletionEngine:
         return Completion(text, request.offset, request.offset, decision.reason, stats, total_ms)
 
     def _prompt(self, request: CompletionRequest) -> str:
-        """The FIM prompt, laid out so that typing at the cursor only appends tokens."""
-        key = request.path or ""
-        plan = plan_prompt(
+        window = build_window(
             request.text,
             request.offset,
-            self._anchors.get(key),
             self.settings.prefix_tokens,
             self.settings.suffix_tokens,
             self.backend.count_tokens,
         )
-        self._anchors[key] = plan.anchor
-        self._anchors.move_to_end(key)
-        while len(self._anchors) > MAX_ANCHORED_DOCUMENTS:
-            self._anchors.popitem(last=False)
-        window = plan.window
-        return self.template.render(window.prefix, window.suffix, path=request.path) + plan.typed
+        return self.template.render(window.prefix, window.suffix, path=request.path)
 
     def _without_special_tokens(self, text: str) -> str:
         for token in self.template.special_tokens:
