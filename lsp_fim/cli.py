@@ -69,6 +69,7 @@ def _completion_json(text: str, completion: Completion | None, template: str) ->
             "end": {"line": end.line, "character": end.character},
         },
         "stop_reason": str(completion.stop_reason),
+        "from_cache": completion.from_cache,
         "template": template,
         "prompt_tokens": stats.prompt_tokens,
         "prompt_tokens_evaluated": stats.prompt_tokens_evaluated,

@@ -9,7 +9,6 @@ which is checked after every token.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import logging
 import threading
 import time
@@ -86,10 +85,11 @@ class LlamaCppBackend:
             return 0
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def _is_end_of_generation(self, token: int) -> bool:
+    def _ends_generation(self, token: int, stop_ids: frozenset[int]) -> bool:
         import llama_cpp
 
-        return bool(llama_cpp.llama_vocab_is_eog(self._llama._model.vocab, token))
+        vocab = self._llama._model.vocab
+        return token in stop_ids or bool(llama_cpp.llama_vocab_is_eog(vocab, token))
 
     def _stop_token_ids(self, stops: tuple[str, ...]) -> frozenset[int]:
         ids = (self.tokenize(stop) for stop in stops)
@@ -118,16 +118,12 @@ class LlamaCppBackend:
         cached = self._cached_prefix_length(prompt)
         stats.prompt_tokens_evaluated = len(prompt) - cached
         started = time.perf_counter()
-        first_token_at: float | None = None
         tokens = self._llama.generate(prompt, temp=0.0, top_k=1, repeat_penalty=1.0)
-        with contextlib.closing(tokens):
+        try:
             for token in tokens:
-                if first_token_at is None:
-                    first_token_at = time.perf_counter()
-                    stats.prompt_ms = (first_token_at - started) * 1000
-                if request.cancel.is_set() or token in stop_ids:
-                    break
-                if self._is_end_of_generation(token):
+                if not stats.prompt_ms:
+                    stats.prompt_ms = (time.perf_counter() - started) * 1000
+                if request.cancel.is_set() or self._ends_generation(token, stop_ids):
                     break
                 stats.generated_tokens += 1
                 piece = text_filter.push(decoder.decode(self._llama.detokenize([token])))
@@ -135,8 +131,9 @@ class LlamaCppBackend:
                     yield piece
                 if text_filter.stopped or stats.generated_tokens >= max_tokens:
                     break
-        if first_token_at is not None:
-            stats.generate_ms = (time.perf_counter() - first_token_at) * 1000
+        finally:
+            tokens.close()
+            stats.generate_ms = (time.perf_counter() - started) * 1000 - stats.prompt_ms
         if not text_filter.stopped and not request.cancel.is_set():
             rest = text_filter.flush() + decoder.decode(b"", final=True)
             if rest:

@@ -5,6 +5,22 @@ The engine feeds every streamed prefix of the suggestion to a guard; the guard a
 backend right there instead of trimming after the token limit.
 """
 
-from lsp_fim.scope.guard import GuardMode, NoGuard, StopDecision, StopGuard, StopReason, make_guard
+from lsp_fim.scope.guard import (
+    GuardMode,
+    NoGuard,
+    StopDecision,
+    StopGuard,
+    StopReason,
+    make_guard,
+    supported_languages,
+)
 
-__all__ = ["GuardMode", "NoGuard", "StopDecision", "StopGuard", "StopReason", "make_guard"]
+__all__ = [
+    "GuardMode",
+    "NoGuard",
+    "StopDecision",
+    "StopGuard",
+    "StopReason",
+    "make_guard",
+    "supported_languages",
+]

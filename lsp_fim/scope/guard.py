@@ -1,52 +1,35 @@
-"""The contract between the engine and the stop rules, and the factory that picks a rule."""
+"""Picks the stop rule for a request. The contract itself lives in :mod:`.contract` and is
+re-exported here, where the engine has always found it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Literal, Protocol
+from lsp_fim.languages import is_code
+from lsp_fim.scope.contract import GuardMode, NoGuard, StopDecision, StopGuard, StopReason
+from lsp_fim.scope.hole import read_hole
+from lsp_fim.scope.indent import IndentGuard
+from lsp_fim.scope.profiles import profile_for, supported_languages
+from lsp_fim.scope.scope_guard import ScopeGuard
 
-GuardMode = Literal["raw", "indent", "scope"]
-
-
-class StopReason(StrEnum):
-    """Why a suggestion ended; shown in logs and in ``lsp-fim complete --json``."""
-
-    SCOPE_CLOSED = "scope_closed"
-    NEW_SIBLING = "new_sibling"
-    SUFFIX_REPEAT = "suffix_repeat"
-    LINE_COMPLETE = "line_complete"
-    PARSE_CLEAN = "parse_clean"
-    EOS = "eos"
-    MAX_TOKENS = "max_tokens"
-
-
-@dataclass(frozen=True)
-class StopDecision:
-    """Keep the first ``keep`` characters of the generated text, for ``reason``."""
-
-    keep: int
-    reason: StopReason
-
-
-class StopGuard(Protocol):
-    def feed(self, generated: str) -> StopDecision | None:
-        """Called after every streamed token with all text generated so far."""
-
-    def finish(self, generated: str, reason: StopReason) -> StopDecision:
-        """Called once when the backend stopped by itself (end of stream or token limit)."""
-
-
-class NoGuard:
-    """Keeps everything the model wrote: the ``raw`` mode and the fallback for off switches."""
-
-    def feed(self, generated: str) -> StopDecision | None:
-        return None
-
-    def finish(self, generated: str, reason: StopReason) -> StopDecision:
-        return StopDecision(len(generated), reason)
+__all__ = [
+    "GuardMode",
+    "NoGuard",
+    "StopDecision",
+    "StopGuard",
+    "StopReason",
+    "make_guard",
+    "supported_languages",
+]
 
 
 def make_guard(mode: GuardMode, language: str | None, prefix: str, suffix: str) -> StopGuard:
-    """The guard for one request; ``language`` is a canonical name from ``lsp_fim.languages``."""
-    return NoGuard()
+    """The guard for one request; ``language`` is a canonical name from ``lsp_fim.languages``.
+
+    A language without scope knowledge of its own gets the indentation-and-brackets fallback;
+    prose gets no guard at all.
+    """
+    if mode == "raw" or not is_code(language):
+        return NoGuard()
+    if mode == "indent":
+        return IndentGuard(prefix, suffix)
+    profile = profile_for(language)
+    return ScopeGuard(profile, read_hole(profile, prefix, suffix))

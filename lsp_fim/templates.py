@@ -1,0 +1,382 @@
+"""FIM prompt formats per model family, read from the TOML files shipped in ``templates/``.
+
+Each family's file says how to lay out a prompt, which texts end generation, which texts must
+never reach the user, and how to recognise the family in a model's vocabulary. Keeping this as
+data means a new model family is a new file, not new code, and users can point the
+``template`` setting at a file of their own.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lsp_fim.backends.base import Vocabulary
+
+# The top-level templates/ folder, installed as a data package. It cannot be named
+# lsp_fim.templates: that name is this module, and a package of the same name would hide it.
+_TEMPLATE_PACKAGE = "lsp_fim.template_data"
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+# GGUF keys that name the FIM token ids; the second of each pair is the older spelling that
+# many published GGUFs (CodeLlama, CodeGemma, Codestral) still carry.
+_FIM_ID_KEYS = {
+    "prefix": ("tokenizer.ggml.fim_pre_token_id", "tokenizer.ggml.prefix_token_id"),
+    "suffix": ("tokenizer.ggml.fim_suf_token_id", "tokenizer.ggml.suffix_token_id"),
+    "middle": ("tokenizer.ggml.fim_mid_token_id", "tokenizer.ggml.middle_token_id"),
+}
+_MODEL_NAME_KEYS = ("general.name", "general.basename")
+
+
+class TemplateError(ValueError):
+    """A template that cannot be used; the message names the file and what to fix."""
+
+
+class NoFimSupportError(TemplateError):
+    """The model shows no FIM tokens that any shipped template knows."""
+
+
+@dataclass(frozen=True)
+class ContextFile:
+    """Another file of the project, given to families whose prompts can carry several files."""
+
+    path: str
+    text: str
+
+
+@dataclass(frozen=True)
+class TextPattern:
+    """A text with ``{name}`` holes, split once at load time.
+
+    Filling joins the pieces instead of substituting into the text, so braces in the code
+    being completed (``{prefix}`` included) are never read as placeholders.
+    """
+
+    pieces: tuple[str, ...]  # literal text at even indices, placeholder names at odd ones
+
+    def fill(self, **values: str) -> str:
+        return "".join(
+            values[piece] if index % 2 else piece for index, piece in enumerate(self.pieces)
+        )
+
+    def uses(self, text: str) -> bool:
+        """Whether ``text`` is part of the pattern's own literal text."""
+        return any(text in literal for literal in self.pieces[::2])
+
+
+@dataclass(frozen=True)
+class RepoForm:
+    """The multi-file layout: repository header, one block per context file, then the FIM part."""
+
+    header: TextPattern
+    file: TextPattern
+    fim: TextPattern
+
+    def render(
+        self,
+        prefix: str,
+        suffix: str,
+        path: str,
+        repo: str | None,
+        extra_files: Sequence[ContextFile],
+    ) -> str:
+        """The header is left out without a repository name rather than invented."""
+        header = "" if repo is None else self.header.fill(repo=repo)
+        blocks = "".join(self.file.fill(path=file.path, text=file.text) for file in extra_files)
+        return header + blocks + self.fim.fill(path=path, prefix=prefix, suffix=suffix)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """How a family shows in a vocabulary: its FIM token texts, tokens that set it apart from
+    families sharing those texts, and substrings of its GGUF model names (normalized)."""
+
+    fim_tokens: tuple[tuple[str, str], ...]  # (role, token text); roles: prefix, suffix, middle
+    distinguishing_tokens: tuple[str, ...]
+    name_patterns: tuple[str, ...]
+
+    def matches_declared(self, declared: Mapping[str, str]) -> bool:
+        """Whether the FIM tokens a GGUF declares are this family's.
+
+        A role only one side knows is not held against the match: Codestral GGUFs declare no
+        middle token, and other GGUFs declare one that a template does not need.
+        """
+        return {"prefix", "suffix"} <= declared.keys() and all(
+            declared.get(role, text) == text for role, text in self.fim_tokens
+        )
+
+    def in_vocabulary(self, vocab: Vocabulary) -> bool:
+        return all(vocab.is_single_token(text) for _, text in self.fim_tokens)
+
+    def distinguished_in(self, vocab: Vocabulary) -> bool:
+        return all(vocab.is_single_token(text) for text in self.distinguishing_tokens)
+
+    def name_score(self, model_names: Sequence[str]) -> int:
+        """Length of the longest pattern found, so "starcoder2" outranks "starcoder"."""
+        found = (p for p in self.name_patterns if any(p in name for name in model_names))
+        return max(map(len, found), default=0)
+
+
+@dataclass(frozen=True)
+class FimTemplate:
+    """One family's prompt layout and the texts around it.
+
+    ``special_tokens`` is ordered longest first, so that removing them one after another never
+    leaves part of a longer one behind (``▁<EOT>`` before ``<EOT>``).
+    """
+
+    name: str
+    description: str
+    stop: tuple[str, ...]
+    special_tokens: tuple[str, ...]
+    bos: str
+    format: TextPattern
+    repo_form: RepoForm | None
+    detection: Detection
+
+    def render(
+        self,
+        prefix: str,
+        suffix: str,
+        *,
+        path: str | None = None,
+        repo: str | None = None,
+        extra_files: Sequence[ContextFile] = (),
+    ) -> str:
+        """The prompt text, BOS included (the backend tokenizes it as is, adding nothing).
+
+        The repository form needs the family to have one, context files, and the current
+        file's path; otherwise the plain FIM prompt is used and ``extra_files`` are left out.
+        """
+        if self.repo_form is None or not extra_files or path is None:
+            return self.bos + self.format.fill(prefix=prefix, suffix=suffix)
+        return self.bos + self.repo_form.render(prefix, suffix, path, repo, extra_files)
+
+
+def template_names() -> list[str]:
+    """Names of the shipped templates, each the stem of its ``.toml`` file."""
+    return sorted(
+        entry.name.removesuffix(".toml")
+        for entry in files(_TEMPLATE_PACKAGE).iterdir()
+        if entry.name.endswith(".toml")
+    )
+
+
+def load_template(name_or_path: str) -> FimTemplate:
+    """A shipped template by name, or the template in a ``.toml`` file at that path."""
+    if name_or_path in template_names():
+        return _load_shipped(name_or_path)
+    path = Path(name_or_path).expanduser()
+    if path.suffix != ".toml" and not path.exists():
+        raise TemplateError(
+            f"unknown FIM template {name_or_path!r}: use one of {', '.join(template_names())} "
+            "or the path of a .toml template file"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise TemplateError(f"{path}: cannot read the template: {error}") from error
+    return _parse(text, str(path))
+
+
+def detect_template(vocab: Vocabulary) -> FimTemplate:
+    """The shipped template for this model, judged from its vocabulary and metadata.
+
+    Order of evidence: the FIM token ids the GGUF declares, then which FIM texts are single
+    tokens, then the model's name. Families sharing FIM texts are told apart by their
+    distinguishing tokens, then by name.
+    """
+    templates = _shipped_templates()
+    model_names = _model_names(vocab.metadata)
+    declared = _declared_fim_tokens(vocab)
+    candidates = [t for t in templates if t.detection.matches_declared(declared)]
+    if not candidates:
+        candidates = [t for t in templates if t.detection.in_vocabulary(vocab)]
+    if candidates:
+        return _most_fitting(candidates, vocab, model_names)
+    named = [t for t in templates if t.detection.name_score(model_names)]
+    if named:
+        return max(named, key=lambda t: t.detection.name_score(model_names))
+    raise NoFimSupportError(_no_fim_message(vocab.metadata))
+
+
+def _most_fitting(
+    candidates: Sequence[FimTemplate], vocab: Vocabulary, model_names: Sequence[str]
+) -> FimTemplate:
+    """Distinguishing tokens rule families out; the name, then specificity, picks among the rest.
+
+    When no candidate's distinguishing tokens are all present, all stay in the running: the
+    FIM tokens matched, which is better evidence than none.
+    """
+    fitting = [t for t in candidates if t.detection.distinguished_in(vocab)] or list(candidates)
+    return max(
+        fitting,
+        key=lambda t: (
+            t.detection.name_score(model_names),
+            len(t.detection.distinguishing_tokens),
+        ),
+    )
+
+
+def _declared_fim_tokens(vocab: Vocabulary) -> dict[str, str]:
+    declared: dict[str, str] = {}
+    for role, keys in _FIM_ID_KEYS.items():
+        token_id = next((vocab.metadata[key] for key in keys if key in vocab.metadata), None)
+        if token_id is not None and token_id.strip().isdigit():  # absent ids are stored as -1
+            declared[role] = vocab.token_text(int(token_id))
+    return declared
+
+
+def _model_names(metadata: Mapping[str, str]) -> list[str]:
+    return [_normalized_name(metadata[key]) for key in _MODEL_NAME_KEYS if metadata.get(key)]
+
+
+def _normalized_name(name: str) -> str:
+    """So that "Qwen2.5 Coder", "qwen2.5_coder" and "Qwen2.5-Coder" all read "qwen2.5-coder"."""
+    return re.sub(r"[\s_-]+", "-", name.strip().lower())
+
+
+def _no_fim_message(metadata: Mapping[str, str]) -> str:
+    model = next((metadata[key] for key in _MODEL_NAME_KEYS if metadata.get(key)), None)
+    label = f"model {model!r}" if model else "this model"
+    return (
+        f"{label} has no fill-in-the-middle tokens that lsp-fim knows, so it cannot complete code "
+        "between a prefix and a suffix. If it was trained for FIM, choose its template yourself: "
+        f"set `template` (or pass --template) to one of {', '.join(template_names())}, "
+        "or to the path of your own .toml template file"
+    )
+
+
+@cache
+def _shipped_templates() -> tuple[FimTemplate, ...]:
+    return tuple(_load_shipped(name) for name in template_names())
+
+
+def _load_shipped(name: str) -> FimTemplate:
+    resource = files(_TEMPLATE_PACKAGE) / f"{name}.toml"
+    return _parse(resource.read_text(encoding="utf-8"), f"templates/{name}.toml")
+
+
+@dataclass(frozen=True)
+class _Table:
+    """One TOML table and where it came from, so that every complaint names file and key."""
+
+    data: Mapping[str, Any]
+    source: str
+    prefix: str = ""  # dotted path of this table, with a trailing dot; empty at top level
+
+    def error(self, key: str, problem: str) -> TemplateError:
+        return TemplateError(f"{self.source}: `{self.prefix}{key}` {problem}")
+
+    def expect_keys(
+        self, required: AbstractSet[str], optional: AbstractSet[str] = frozenset()
+    ) -> None:
+        missing = sorted(required - self.data.keys())
+        if missing:
+            raise self.error(missing[0], "is missing")
+        unknown = sorted(self.data.keys() - required - optional)
+        if unknown:
+            known = ", ".join(sorted(required | optional))
+            raise self.error(unknown[0], f"is not a known key (known here: {known})")
+
+    def text(self, key: str) -> str:
+        value = self.data.get(key)
+        if not isinstance(value, str) or not value:
+            raise self.error(key, "must be a non-empty string")
+        return value
+
+    def optional_text(self, key: str) -> str:
+        value = self.data.get(key, "")
+        if not isinstance(value, str):
+            raise self.error(key, "must be a string")
+        return value
+
+    def texts(self, key: str, *, allow_empty: bool = False) -> tuple[str, ...]:
+        value = self.data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise self.error(key, "must be a list of non-empty strings")
+        if not value and not allow_empty:
+            raise self.error(key, "must not be empty")
+        return tuple(value)
+
+    def table(self, key: str) -> _Table:
+        value = self.data.get(key)
+        if not isinstance(value, dict):
+            raise self.error(key, "must be a table")
+        return _Table(value, self.source, f"{self.prefix}{key}.")
+
+    def pattern(self, key: str, placeholders: AbstractSet[str]) -> TextPattern:
+        """Every placeholder a field allows is also required, exactly once."""
+        pieces = tuple(_PLACEHOLDER.split(self.text(key)))
+        names = pieces[1::2]
+        allowed = ", ".join(f"{{{name}}}" for name in sorted(placeholders))
+        for name in names:
+            if name not in placeholders:
+                raise self.error(key, f"has unknown placeholder {{{name}}} (allowed: {allowed})")
+        for name in sorted(placeholders):
+            if names.count(name) != 1:
+                raise self.error(key, f"must contain {{{name}}} exactly once")
+        return TextPattern(pieces)
+
+
+def _parse(text: str, source: str) -> FimTemplate:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise TemplateError(f"{source}: not valid TOML: {error}") from error
+    top = _Table(data, source)
+    top.expect_keys(
+        {"name", "description", "format", "stop", "special_tokens", "detect"}, {"bos", "repo"}
+    )
+    prompt_format = top.pattern("format", {"prefix", "suffix"})
+    special_tokens = top.texts("special_tokens")
+    detection = _parse_detection(top.table("detect"), prompt_format)
+    for _, token in detection.fim_tokens:
+        if token not in special_tokens:
+            raise top.error("special_tokens", f"must include the FIM token {token!r}")
+    return FimTemplate(
+        name=top.text("name"),
+        description=top.text("description"),
+        stop=top.texts("stop"),
+        special_tokens=tuple(sorted(special_tokens, key=len, reverse=True)),
+        bos=top.optional_text("bos"),
+        format=prompt_format,
+        repo_form=_parse_repo_form(top.table("repo")) if "repo" in data else None,
+        detection=detection,
+    )
+
+
+def _parse_repo_form(repo: _Table) -> RepoForm:
+    repo.expect_keys({"header", "file", "fim"})
+    return RepoForm(
+        header=repo.pattern("header", {"repo"}),
+        file=repo.pattern("file", {"path", "text"}),
+        fim=repo.pattern("fim", {"path", "prefix", "suffix"}),
+    )
+
+
+def _parse_detection(detect: _Table, prompt_format: TextPattern) -> Detection:
+    """FIM tokens must appear in ``format``: detection and layout must describe one family."""
+    detect.expect_keys({"fim_tokens"}, {"distinguishing_tokens", "name_patterns"})
+    tokens = detect.table("fim_tokens")
+    tokens.expect_keys({"prefix", "suffix"}, {"middle"})
+    fim_tokens = tuple((role, tokens.text(role)) for role in _FIM_ID_KEYS if role in tokens.data)
+    for role, token in fim_tokens:
+        if not prompt_format.uses(token):
+            raise tokens.error(role, f"is {token!r}, which `format` does not use")
+    return Detection(
+        fim_tokens=fim_tokens,
+        distinguishing_tokens=detect.texts("distinguishing_tokens", allow_empty=True),
+        name_patterns=tuple(
+            _normalized_name(p) for p in detect.texts("name_patterns", allow_empty=True)
+        ),
+    )

