@@ -115,7 +115,9 @@ class CompletionEngine:
                 else StopReason.EOS
             )
             decision = guard.finish(generated, ended)
-        text = finish_suggestion(self._without_special_tokens(generated[: decision.keep]), suffix)
+        text = finish_suggestion(
+            self._without_special_tokens(generated[: decision.keep]), prefix, suffix
+        )
         total_ms = (time.perf_counter() - started) * 1000
         log.info(
             "complete path=%s lang=%s prompt_tokens=%d evaluated=%d generated=%d "

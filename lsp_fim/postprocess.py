@@ -17,11 +17,25 @@ def _overlap_with_line(suggestion: str, line_rest: str) -> int:
     return 0
 
 
-def finish_suggestion(suggestion: str, suffix: str) -> str:
-    """Drop what already follows the cursor and trailing blank space; ``""`` means no suggestion."""
+def _head_of_line(prefix: str) -> str:
+    return prefix[prefix.rfind("\n") + 1 :]
+
+
+def finish_suggestion(suggestion: str, prefix: str, suffix: str) -> str:
+    """Drop what already follows the cursor and trailing blank space; ``""`` means no suggestion.
+
+    When the cursor sits in the indentation before existing code, whole lines are being
+    inserted above that code, so the suggestion must end with a line break and the indentation
+    the existing code had; otherwise it would run into it.
+    """
     line_rest = _rest_of_line(suffix)
     if not line_rest.strip():
         suggestion = suggestion.rstrip()
     else:
         suggestion = suggestion[: len(suggestion) - _overlap_with_line(suggestion, line_rest)]
-    return suggestion if suggestion.strip() else ""
+    if not suggestion.strip():
+        return ""
+    head = _head_of_line(prefix)
+    if line_rest.strip() and not head.strip():
+        suggestion = suggestion.rstrip() + "\n" + head
+    return suggestion
