@@ -16,10 +16,13 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from lsp_fim import __version__
+from lsp_fim.backends.base import BackendError
 from lsp_fim.config import Settings, settings_from_wire
 from lsp_fim.engine import Completion, CompletionEngine, CompletionRequest, load_engine
+from lsp_fim.model_store import ModelStoreError
 from lsp_fim.positions import Encoding, PositionError, offset_of
 from lsp_fim.positions import Position as TextPosition
+from lsp_fim.templates import TemplateError
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +76,8 @@ class FimServer(LanguageServer):
             engine = await asyncio.to_thread(load_engine, settings, progress.report)
         except Exception as error:  # every load fault is reported, none may kill the server
             self.engine_error = str(error)
-            log.exception("model failed to load")
+            user_fixable = isinstance(error, ModelStoreError | BackendError | TemplateError)
+            log.error("model failed to load: %s", error, exc_info=not user_fixable)
             self.tell_user(types.MessageType.Error, f"lsp-fim: model not loaded: {error}")
             progress.end("failed")
             return

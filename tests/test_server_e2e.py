@@ -192,3 +192,22 @@ async def test_bad_position_gets_an_empty_answer(client: LanguageClient) -> None
         )
     )
     assert result is None
+
+
+async def test_invalid_setting_falls_back_and_the_user_is_told(client: LanguageClient) -> None:
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"lspFim": {"maxTokens": -1}})
+    )
+    await client.wait_for_notification(types.WINDOW_SHOW_MESSAGE)
+    assert any("maxTokens" in message.message for message in client.messages)
+    open_document(client, NORM)
+    result = await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=URI),
+            position=NORM_CURSOR,
+            context=types.InlineCompletionContext(
+                trigger_kind=types.InlineCompletionTriggerKind.Invoked
+            ),
+        )
+    )
+    assert isinstance(result, types.InlineCompletionList) and result.items

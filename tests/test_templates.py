@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from lsp_fim.backends.llama_cpp import LlamaVocabulary
 from lsp_fim.templates import (
     ContextFile,
     NoFimSupportError,
@@ -379,23 +380,6 @@ def test_a_model_without_fim_tokens_is_refused_with_a_way_out() -> None:
 # --- the real Qwen tokenizer ----------------------------------------------------------------
 
 FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX, REPO_NAME, FILE_SEP = 151659, 151660, 151661, 151663, 151664
-
-
-@dataclass
-class LlamaVocabulary:
-    """A test-only view of llama-cpp-python's vocabulary for detection."""
-
-    llama: Any
-
-    @property
-    def metadata(self) -> dict[str, str]:
-        return dict(self.llama.metadata)
-
-    def token_text(self, token_id: int) -> str:
-        return str(self.llama._model.token_get_text(token_id))
-
-    def is_single_token(self, text: str) -> bool:
-        return len(self.llama.tokenize(text.encode(), add_bos=False, special=True)) == 1
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,9 @@ class LlamaVocabulary:
         return dict(self._llama.metadata)
 
     def token_text(self, token_id: int) -> str:
+        """Ids come from GGUF metadata, which may be wrong; llama.cpp would crash on them."""
+        if not 0 <= token_id < self._llama.n_vocab():
+            return ""
         return str(self._llama._model.token_get_text(token_id))
 
     def is_single_token(self, text: str) -> bool:

@@ -12,7 +12,6 @@ import importlib
 import re
 import tomllib
 from collections.abc import Mapping
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -21,6 +20,7 @@ from typing import Any
 from tree_sitter import Language
 
 from lsp_fim.languages import GRAMMAR_PACKAGE
+from lsp_fim.toml_data import DataTable
 
 FALLBACK = "fallback"
 _MAX_EXTENDS = 4
@@ -116,7 +116,7 @@ def _profile(name: str) -> ScopeProfile:
 
 def parse_profile(name: str, data: Mapping[str, Any], source: str) -> ScopeProfile:
     """A profile from a ``scope.toml``'s tables (``extends`` already merged in)."""
-    top = _Table(data, source)
+    top = DataTable(data, source, ScopeDataError)
     top.expect_keys({"layout", "lexer"}, {"grammar", "nodes", "extends"})
     grammar = _grammar(top) if "grammar" in data else None
     return ScopeProfile(name, _lexicon(top.table("lexer")), _layout(top.table("layout")), grammar)
@@ -145,7 +145,7 @@ def _merged_data(name: str, depth: int = 0) -> tuple[dict[str, Any], str]:
     return merged, source
 
 
-def _grammar(top: _Table) -> Grammar:
+def _grammar(top: DataTable) -> Grammar:
     binding = top.table("grammar")
     binding.expect_keys({"module", "function"})
     module_name, function_name = binding.text("module"), binding.text("function")
@@ -157,13 +157,13 @@ def _grammar(top: _Table) -> Grammar:
     nodes.expect_keys({"scopes", "comments", "strings"})
     return Grammar(
         language,
-        nodes.node_types("scopes", language),
-        nodes.node_types("comments", language),
-        nodes.node_types("strings", language),
+        _node_types(nodes, "scopes", language),
+        _node_types(nodes, "comments", language),
+        _node_types(nodes, "strings", language),
     )
 
 
-def _lexicon(lexer: _Table) -> Lexicon:
+def _lexicon(lexer: DataTable) -> Lexicon:
     lexer.expect_keys(
         {"brackets"}, {"line_comments", "block_comments", "strings", "comments_start_words"}
     )
@@ -180,7 +180,7 @@ def _lexicon(lexer: _Table) -> Lexicon:
     )
 
 
-def _string_form(entry: _Table) -> Delimited:
+def _string_form(entry: DataTable) -> Delimited:
     entry.expect_keys({"open", "close"}, {"multiline", "escapes", "max_length"})
     max_length = entry.data.get("max_length")
     if max_length is not None and (not isinstance(max_length, int) or max_length < 2):
@@ -193,99 +193,26 @@ def _string_form(entry: _Table) -> Delimited:
     )
 
 
-def _layout(layout: _Table) -> Layout:
+def _layout(layout: DataTable) -> Layout:
     layout.expect_keys(
         {"indentation_significant", "block_opener"},
         {"block_closer", "clause", "continuation", "terminator", "indent_exempt"},
     )
     return Layout(
         indentation_significant=layout.flag("indentation_significant"),
-        block_opener=layout.pattern("block_opener"),
-        block_closer=layout.optional_pattern("block_closer"),
-        clause=layout.optional_pattern("clause"),
-        continuation=layout.optional_pattern("continuation"),
-        terminator=layout.optional_pattern("terminator"),
-        indent_exempt=layout.optional_pattern("indent_exempt"),
+        block_opener=layout.regex("block_opener"),
+        block_closer=layout.optional_regex("block_closer"),
+        clause=layout.optional_regex("clause"),
+        continuation=layout.optional_regex("continuation"),
+        terminator=layout.optional_regex("terminator"),
+        indent_exempt=layout.optional_regex("indent_exempt"),
     )
 
 
-@dataclass(frozen=True)
-class _Table:
-    """One TOML table and where it came from, so that every complaint names file and key."""
-
-    data: Mapping[str, Any]
-    source: str
-    prefix: str = ""
-
-    def error(self, key: str, problem: str) -> ScopeDataError:
-        return ScopeDataError(f"{self.source}: `{self.prefix}{key}` {problem}")
-
-    def expect_keys(
-        self, required: AbstractSet[str], optional: AbstractSet[str] = frozenset()
-    ) -> None:
-        missing = sorted(required - self.data.keys())
-        if missing:
-            raise self.error(missing[0], "is missing")
-        unknown = sorted(self.data.keys() - required - optional)
-        if unknown:
-            raise self.error(unknown[0], "is not a known key")
-
-    def table(self, key: str) -> _Table:
-        value = self.data.get(key)
-        if not isinstance(value, dict):
-            raise self.error(key, "must be a table")
-        return _Table(value, self.source, f"{self.prefix}{key}.")
-
-    def tables(self, key: str) -> list[_Table]:
-        value = self.data.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-            raise self.error(key, "must be a list of tables")
-        return [
-            _Table(item, self.source, f"{self.prefix}{key}[{i}].") for i, item in enumerate(value)
-        ]
-
-    def text(self, key: str) -> str:
-        value = self.data.get(key)
-        if not isinstance(value, str) or not value:
-            raise self.error(key, "must be a non-empty string")
-        return value
-
-    def texts(self, key: str) -> tuple[str, ...]:
-        value = self.data.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise self.error(key, "must be a list of non-empty strings")
-        return tuple(value)
-
-    def pairs(self, key: str) -> list[tuple[str, str]]:
-        value = self.data.get(key, [])
-        if not isinstance(value, list) or not all(
-            isinstance(pair, list)
-            and len(pair) == 2
-            and all(isinstance(v, str) and v for v in pair)
-            for pair in value
-        ):
-            raise self.error(key, "must be a list of [open, close] string pairs")
-        return [(pair[0], pair[1]) for pair in value]
-
-    def flag(self, key: str) -> bool:
-        value = self.data.get(key, False)
-        if not isinstance(value, bool):
-            raise self.error(key, "must be true or false")
-        return value
-
-    def pattern(self, key: str) -> re.Pattern[str]:
-        try:
-            return re.compile(self.text(key))
-        except re.error as error:
-            raise self.error(key, f"is not a valid regular expression: {error}") from error
-
-    def optional_pattern(self, key: str) -> re.Pattern[str] | None:
-        return self.pattern(key) if key in self.data else None
-
-    def node_types(self, key: str, language: Language) -> frozenset[str]:
-        """Names the grammar does not know are typos that would silently match nothing."""
-        names = self.texts(key)
-        for name in names:
-            if not language.id_for_node_kind(name, True):
-                raise self.error(key, f"names {name!r}, which is no node type of this grammar")
-        return frozenset(names)
+def _node_types(table: DataTable, key: str, language: Language) -> frozenset[str]:
+    """Names the grammar does not know are typos that would silently match nothing."""
+    names = table.texts(key)
+    for name in names:
+        if not language.id_for_node_kind(name, True):
+            raise table.error(key, f"names {name!r}, which is no node type of this grammar")
+    return frozenset(names)
