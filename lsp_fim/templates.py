@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lsp_fim.toml_data import DataTable
 
 if TYPE_CHECKING:
     from lsp_fim.backends.base import Vocabulary
@@ -266,66 +268,18 @@ def _load_shipped(name: str) -> FimTemplate:
     return _parse(resource.read_text(encoding="utf-8"), f"templates/{name}.toml")
 
 
-@dataclass(frozen=True)
-class _Table:
-    """One TOML table and where it came from, so that every complaint names file and key."""
-
-    data: Mapping[str, Any]
-    source: str
-    prefix: str = ""  # dotted path of this table, with a trailing dot; empty at top level
-
-    def error(self, key: str, problem: str) -> TemplateError:
-        return TemplateError(f"{self.source}: `{self.prefix}{key}` {problem}")
-
-    def expect_keys(
-        self, required: AbstractSet[str], optional: AbstractSet[str] = frozenset()
-    ) -> None:
-        missing = sorted(required - self.data.keys())
-        if missing:
-            raise self.error(missing[0], "is missing")
-        unknown = sorted(self.data.keys() - required - optional)
-        if unknown:
-            known = ", ".join(sorted(required | optional))
-            raise self.error(unknown[0], f"is not a known key (known here: {known})")
-
-    def text(self, key: str) -> str:
-        value = self.data.get(key)
-        if not isinstance(value, str) or not value:
-            raise self.error(key, "must be a non-empty string")
-        return value
-
-    def optional_text(self, key: str) -> str:
-        value = self.data.get(key, "")
-        if not isinstance(value, str):
-            raise self.error(key, "must be a string")
-        return value
-
-    def texts(self, key: str, *, allow_empty: bool = False) -> tuple[str, ...]:
-        value = self.data.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise self.error(key, "must be a list of non-empty strings")
-        if not value and not allow_empty:
-            raise self.error(key, "must not be empty")
-        return tuple(value)
-
-    def table(self, key: str) -> _Table:
-        value = self.data.get(key)
-        if not isinstance(value, dict):
-            raise self.error(key, "must be a table")
-        return _Table(value, self.source, f"{self.prefix}{key}.")
-
-    def pattern(self, key: str, placeholders: AbstractSet[str]) -> TextPattern:
-        """Every placeholder a field allows is also required, exactly once."""
-        pieces = tuple(_PLACEHOLDER.split(self.text(key)))
-        names = pieces[1::2]
-        allowed = ", ".join(f"{{{name}}}" for name in sorted(placeholders))
-        for name in names:
-            if name not in placeholders:
-                raise self.error(key, f"has unknown placeholder {{{name}}} (allowed: {allowed})")
-        for name in sorted(placeholders):
-            if names.count(name) != 1:
-                raise self.error(key, f"must contain {{{name}}} exactly once")
-        return TextPattern(pieces)
+def _text_pattern(table: DataTable, key: str, placeholders: AbstractSet[str]) -> TextPattern:
+    """Every placeholder a field allows is also required, exactly once."""
+    pieces = tuple(_PLACEHOLDER.split(table.text(key)))
+    names = pieces[1::2]
+    allowed = ", ".join(f"{{{name}}}" for name in sorted(placeholders))
+    for name in names:
+        if name not in placeholders:
+            raise table.error(key, f"has unknown placeholder {{{name}}} (allowed: {allowed})")
+    for name in sorted(placeholders):
+        if names.count(name) != 1:
+            raise table.error(key, f"must contain {{{name}}} exactly once")
+    return TextPattern(pieces)
 
 
 def _parse(text: str, source: str) -> FimTemplate:
@@ -333,12 +287,12 @@ def _parse(text: str, source: str) -> FimTemplate:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise TemplateError(f"{source}: not valid TOML: {error}") from error
-    top = _Table(data, source)
+    top = DataTable(data, source, TemplateError)
     top.expect_keys(
         {"name", "description", "format", "stop", "special_tokens", "detect"}, {"bos", "repo"}
     )
-    prompt_format = top.pattern("format", {"prefix", "suffix"})
-    special_tokens = top.texts("special_tokens")
+    prompt_format = _text_pattern(top, "format", {"prefix", "suffix"})
+    special_tokens = top.texts("special_tokens", non_empty=True)
     detection = _parse_detection(top.table("detect"), prompt_format)
     for _, token in detection.fim_tokens:
         if token not in special_tokens:
@@ -346,7 +300,7 @@ def _parse(text: str, source: str) -> FimTemplate:
     return FimTemplate(
         name=top.text("name"),
         description=top.text("description"),
-        stop=top.texts("stop"),
+        stop=top.texts("stop", non_empty=True),
         special_tokens=tuple(sorted(special_tokens, key=len, reverse=True)),
         bos=top.optional_text("bos"),
         format=prompt_format,
@@ -355,16 +309,16 @@ def _parse(text: str, source: str) -> FimTemplate:
     )
 
 
-def _parse_repo_form(repo: _Table) -> RepoForm:
+def _parse_repo_form(repo: DataTable) -> RepoForm:
     repo.expect_keys({"header", "file", "fim"})
     return RepoForm(
-        header=repo.pattern("header", {"repo"}),
-        file=repo.pattern("file", {"path", "text"}),
-        fim=repo.pattern("fim", {"path", "prefix", "suffix"}),
+        header=_text_pattern(repo, "header", {"repo"}),
+        file=_text_pattern(repo, "file", {"path", "text"}),
+        fim=_text_pattern(repo, "fim", {"path", "prefix", "suffix"}),
     )
 
 
-def _parse_detection(detect: _Table, prompt_format: TextPattern) -> Detection:
+def _parse_detection(detect: DataTable, prompt_format: TextPattern) -> Detection:
     """FIM tokens must appear in ``format``: detection and layout must describe one family."""
     detect.expect_keys({"fim_tokens"}, {"distinguishing_tokens", "name_patterns"})
     tokens = detect.table("fim_tokens")
@@ -375,8 +329,6 @@ def _parse_detection(detect: _Table, prompt_format: TextPattern) -> Detection:
             raise tokens.error(role, f"is {token!r}, which `format` does not use")
     return Detection(
         fim_tokens=fim_tokens,
-        distinguishing_tokens=detect.texts("distinguishing_tokens", allow_empty=True),
-        name_patterns=tuple(
-            _normalized_name(p) for p in detect.texts("name_patterns", allow_empty=True)
-        ),
+        distinguishing_tokens=detect.texts("distinguishing_tokens"),
+        name_patterns=tuple(_normalized_name(p) for p in detect.texts("name_patterns")),
     )
