@@ -97,6 +97,17 @@ def test_a_brace_the_suffix_lacks_is_kept_and_ends_the_suggestion() -> None:
     assert played.reason is StopReason.SCOPE_CLOSED
 
 
+@pytest.mark.parametrize("language", ["java", "javascript", "c"])
+def test_the_hole_closes_its_own_block_when_the_suffix_closes_only_the_outer_ones(
+    language: str,
+) -> None:
+    prefix = "void f(int n) {\n    for (i = 0; i < n; i++) {\n        a = 1;\n"
+    suffix = "    return;\n}\n"
+    played = play(language, prefix, suffix, "    }\n    return;\n}\n\nvoid g() {")
+    assert played.kept == "    }\n"
+    assert played.reason in {StopReason.SCOPE_CLOSED, StopReason.SUFFIX_REPEAT}
+
+
 def test_block_opener_in_a_brace_language_writes_the_body() -> None:
     played = play(
         "javascript", "function f(x) {\n  if (x) {", "\n  }\n}\n", "\n    go();\n  }\n  more();\n"

@@ -79,7 +79,7 @@ def read_hole(profile: ScopeProfile, prefix: str, suffix: str) -> Hole:
             opener,
             lexicon.brackets[opener],
             indent,
-            supplied=index >= len(opened) - supplied,
+            supplied=index in supplied,
             on_cursor_line=position >= cursor_line_start,
         )
         for index, (opener, indent, position) in enumerate(opened)
@@ -136,22 +136,40 @@ def _open_brackets(code: str, lexicon: Lexicon) -> list[tuple[str, int, int]]:
     return stack
 
 
-def _closed_later(code: str, opened: list[tuple[str, int, int]], lexicon: Lexicon) -> int:
-    """How many of the innermost ``opened`` brackets ``code`` closes, innermost first."""
+def _closed_later(
+    code: str, opened: list[tuple[str, int, int]], lexicon: Lexicon
+) -> frozenset[int]:
+    """Which of ``opened`` the text after the cursor closes.
+
+    A closer that starts its line closes the open bracket whose line has its indentation
+    (``}`` under ``for (…) {`` closes the loop, not a block the hole is still in); any other
+    closer closes the innermost bracket still open. So a hole that must close a block itself
+    is told so even when the text after it closes the blocks around that one.
+    """
     pending = 0
-    supplied = 0
+    supplied: set[int] = set()
+    line_start = 0
     for match in _bracket_pattern(_bracket_chars(lexicon)).finditer(code):
         char = match.group()
-        if char in lexicon.brackets:
+        if char == "\n":
+            line_start = match.end()
+        elif char in lexicon.brackets:
             pending += 1
         elif char in lexicon.closers and pending:
             pending -= 1
         elif char in lexicon.closers:
-            index = len(opened) - 1 - supplied
-            if index < 0 or opened[index][0] != lexicon.closers[char]:
+            candidates = [
+                index
+                for index in range(len(opened) - 1, -1, -1)
+                if index not in supplied and opened[index][0] == lexicon.closers[char]
+            ]
+            if not candidates:
                 break
-            supplied += 1
-    return supplied
+            starts_line = not code[line_start : match.start()].strip()
+            width = indent_width(code[line_start:])
+            aligned = [index for index in candidates if opened[index][1] == width]
+            supplied.add(aligned[0] if starts_line and aligned else candidates[0])
+    return frozenset(supplied)
 
 
 def _next_code_lines(head: str, after: str) -> tuple[str, ...]:
