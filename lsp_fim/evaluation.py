@@ -215,6 +215,9 @@ class StatsRecordingBackend:
     def count_tokens(self, text: str) -> int:
         return self._inner.count_tokens(text)
 
+    def reset_cache(self) -> None:
+        self._inner.reset_cache()
+
     def stream(self, request: GenerationRequest, stats: GenerationStats) -> Iterator[str]:
         self.last = stats
         yield from self._inner.stream(request, stats)
@@ -229,6 +232,7 @@ def _attempt(
     engine: CompletionEngine, recorder: StatsRecordingBackend, task: Task, mode: GuardMode
 ) -> Attempt:
     recorder.last = GenerationStats()
+    recorder.reset_cache()
     request = CompletionRequest(
         task.prefix + task.suffix, len(task.prefix), task.language, _document_path(task)
     )
@@ -255,7 +259,7 @@ def run_tasks(
     modes: Sequence[GuardMode],
     progress: Callable[[], None] = lambda: None,
 ) -> list[Attempt]:
-    """Every mode of a task back to back, so the later ones reuse the first one's prompt."""
+    """Every mode of a task from a cold cache, so that all modes cut the same generation."""
     recorder = StatsRecordingBackend(engine.backend)
     measured = CompletionEngine(recorder, engine.template, engine.settings)
     attempts: list[Attempt] = []

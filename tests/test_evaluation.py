@@ -44,6 +44,10 @@ class ScriptedBackend:
 
     def __init__(self, answers: dict[str, list[str]]) -> None:
         self.answers = answers
+        self.resets = 0
+
+    def reset_cache(self) -> None:
+        self.resets += 1
 
     def count_tokens(self, text: str) -> int:
         return len(text) // 4
@@ -258,6 +262,7 @@ def test_modes_run_back_to_back_and_empty_suggestions_still_count_tokens() -> No
         None,
         2,
     )
+    assert engine.backend.resets == len(attempts)  # type: ignore[attr-defined]
 
 
 def test_eval_command_writes_json_and_markdown_and_prints_the_table(

@@ -54,6 +54,9 @@ class Backend(Protocol):
     def count_tokens(self, text: str) -> int:
         """Model tokens in ``text``; used to budget the context windows."""
 
+    def reset_cache(self) -> None:
+        """Forget cached prompt state, so the next generation starts cold and reproducible."""
+
     def stream(self, request: GenerationRequest, stats: GenerationStats) -> Iterator[str]:
         """Yields text pieces as the model produces them; stops when ``request.cancel`` is set.
 

@@ -83,6 +83,14 @@ class LlamaCppBackend:
         tokens: list[int] = self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
         return tokens
 
+    def reset_cache(self) -> None:
+        """Greedy output depends (slightly) on how the prompt was batched: a prompt reused from
+        the cache and one evaluated anew can pick different near-tie tokens. Comparisons of
+        stop rules start cold so that every rule sees the same generation."""
+        with self._lock:
+            self._llama.reset()
+            self._llama._ctx.kv_cache_clear()
+
     def count_tokens(self, text: str) -> int:
         if not text:
             return 0
