@@ -211,3 +211,21 @@ async def test_invalid_setting_falls_back_and_the_user_is_told(client: LanguageC
         )
     )
     assert isinstance(result, types.InlineCompletionList) and result.items
+
+
+async def test_newer_request_for_the_document_supersedes_the_running_one(
+    client: LanguageClient,
+) -> None:
+    open_document(client, NORM)
+    params = types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=URI),
+        position=NORM_CURSOR,
+        context=types.InlineCompletionContext(
+            trigger_kind=types.InlineCompletionTriggerKind.Automatic
+        ),
+    )
+    older = asyncio.ensure_future(client.text_document_inline_completion_async(params))
+    await asyncio.sleep(0.05)
+    newer = await client.text_document_inline_completion_async(params)
+    assert await older is None
+    assert isinstance(newer, types.InlineCompletionList) and newer.items
