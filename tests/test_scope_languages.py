@@ -108,6 +108,14 @@ def test_the_hole_closes_its_own_block_when_the_suffix_closes_only_the_outer_one
     assert played.reason in {StopReason.SCOPE_CLOSED, StopReason.SUFFIX_REPEAT}
 
 
+def test_a_closing_brace_that_reopens_a_sibling_block_is_kept() -> None:
+    prefix = "int f(int a) {\n    if (a > 0) {\n        return 1;\n"
+    suffix = "        return 2;\n    }\n}\n"
+    played = play("java", prefix, suffix, "    } else {\n        return 2;\n    }\n}\n")
+    assert played.kept == "    } else {\n"
+    assert played.reason is StopReason.SUFFIX_REPEAT
+
+
 def test_block_opener_in_a_brace_language_writes_the_body() -> None:
     played = play(
         "javascript", "function f(x) {\n  if (x) {", "\n  }\n}\n", "\n    go();\n  }\n  more();\n"

@@ -29,7 +29,7 @@ from lsp_fim.scope.contract import StopDecision, StopReason
 from lsp_fim.scope.hole import Hole
 from lsp_fim.scope.lines import indent_width, original_offset, plain_newlines
 from lsp_fim.scope.profiles import ScopeProfile
-from lsp_fim.scope.suggestion import SuggestionLine, read_suggestion
+from lsp_fim.scope.suggestion import Closing, SuggestionLine, read_suggestion
 
 
 class _Shape(Enum):
@@ -113,7 +113,7 @@ class ScopeGuard:
             ready = line.complete or final
             cut = self._at_line_start(line, reading, text, ready)
             if cut is None:
-                cut = self._at_closings(line, reading, text)
+                cut = self._at_closings(line, reading, text, ready)
             if cut is None and ready:
                 cut = self._at_line_end(line, reading, text)
             if cut is not None:
@@ -155,7 +155,9 @@ class ScopeGuard:
         reading.statement_start = reading.statement_start or line
         return None
 
-    def _at_closings(self, line: SuggestionLine, reading: _Reading, text: str) -> _Cut | None:
+    def _at_closings(
+        self, line: SuggestionLine, reading: _Reading, text: str, ready: bool
+    ) -> _Cut | None:
         """A bracket open at the cursor closes: where the text after the cursor closes it
         too, the suggestion ends before it; otherwise it ends with the line that closes it.
         The grammar has the last word on whether the bracket is code at all: the quotes the
@@ -165,12 +167,22 @@ class ScopeGuard:
             end = closing.offset + 1
             if syntax is not None and syntax.in_string_or_comment(text[:end], closing.offset):
                 continue
+            if closing.bracket.supplied and not closing.after_code:
+                if not ready:
+                    return None  # the line may reopen the block: ``} else {``
+                if self._reopens(line, closing, text):
+                    continue
             reading.closed_at_cursor += 1
             if closing.bracket.supplied:
                 keep = closing.offset if closing.after_code else line.start
                 return _Cut(keep, self._closed_reason(reading), exact=True)
             reading.closed_scope = True
         return None
+
+    @staticmethod
+    def _reopens(line: SuggestionLine, closing: Closing, text: str) -> bool:
+        """``} else {`` closes a block only to open its sibling, which the suffix closes."""
+        return closing.bracket.opener in text[closing.offset + 1 : line.end]
 
     def _at_line_end(self, line: SuggestionLine, reading: _Reading, text: str) -> _Cut | None:
         """Rules that need the whole line: a repeat of the suffix, the end of a statement."""
