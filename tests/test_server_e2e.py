@@ -79,6 +79,16 @@ def open_document(client: LanguageClient, text: str, uri: str = URI) -> None:
     )
 
 
+def inline_params(
+    position: types.Position, trigger: types.InlineCompletionTriggerKind
+) -> types.InlineCompletionParams:
+    return types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=URI),
+        position=position,
+        context=types.InlineCompletionContext(trigger_kind=trigger),
+    )
+
+
 def apply_edit(text: str, start: types.Position, end: types.Position, new_text: str) -> str:
     lines = text.split("\n")
 
@@ -100,13 +110,7 @@ async def test_initialize_advertises_both_completion_kinds(client: LanguageClien
 async def test_inline_completion_fills_the_norm_body(client: LanguageClient) -> None:
     open_document(client, NORM)
     result = await client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=URI),
-            position=NORM_CURSOR,
-            context=types.InlineCompletionContext(
-                trigger_kind=types.InlineCompletionTriggerKind.Automatic
-            ),
-        )
+        inline_params(NORM_CURSOR, types.InlineCompletionTriggerKind.Automatic)
     )
     assert isinstance(result, types.InlineCompletionList)
     assert len(result.items) == 1
@@ -158,13 +162,7 @@ async def test_cancelled_request_stops_generation_and_server_keeps_serving(
     client: LanguageClient,
 ) -> None:
     open_document(client, NORM)
-    params = types.InlineCompletionParams(
-        text_document=types.TextDocumentIdentifier(uri=URI),
-        position=NORM_CURSOR,
-        context=types.InlineCompletionContext(
-            trigger_kind=types.InlineCompletionTriggerKind.Invoked
-        ),
-    )
+    params = inline_params(NORM_CURSOR, types.InlineCompletionTriggerKind.Invoked)
     cancelled = asyncio.ensure_future(
         client.protocol.send_request_async(
             types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id="to-cancel"
@@ -183,12 +181,8 @@ async def test_cancelled_request_stops_generation_and_server_keeps_serving(
 async def test_bad_position_gets_an_empty_answer(client: LanguageClient) -> None:
     open_document(client, NORM)
     result = await client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=URI),
-            position=types.Position(line=99, character=0),
-            context=types.InlineCompletionContext(
-                trigger_kind=types.InlineCompletionTriggerKind.Invoked
-            ),
+        inline_params(
+            types.Position(line=99, character=0), types.InlineCompletionTriggerKind.Invoked
         )
     )
     assert result is None
@@ -202,13 +196,7 @@ async def test_invalid_setting_falls_back_and_the_user_is_told(client: LanguageC
     assert any("maxTokens" in message.message for message in client.messages)
     open_document(client, NORM)
     result = await client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=URI),
-            position=NORM_CURSOR,
-            context=types.InlineCompletionContext(
-                trigger_kind=types.InlineCompletionTriggerKind.Invoked
-            ),
-        )
+        inline_params(NORM_CURSOR, types.InlineCompletionTriggerKind.Invoked)
     )
     assert isinstance(result, types.InlineCompletionList) and result.items
 
@@ -217,13 +205,7 @@ async def test_newer_request_for_the_document_supersedes_the_running_one(
     client: LanguageClient,
 ) -> None:
     open_document(client, NORM)
-    params = types.InlineCompletionParams(
-        text_document=types.TextDocumentIdentifier(uri=URI),
-        position=NORM_CURSOR,
-        context=types.InlineCompletionContext(
-            trigger_kind=types.InlineCompletionTriggerKind.Automatic
-        ),
-    )
+    params = inline_params(NORM_CURSOR, types.InlineCompletionTriggerKind.Automatic)
     older = asyncio.ensure_future(client.text_document_inline_completion_async(params))
     await asyncio.sleep(0.05)
     newer = await client.text_document_inline_completion_async(params)
