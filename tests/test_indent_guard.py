@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lsp_fim.scope.guard import StopDecision, StopReason
+from lsp_fim.scope.contract import StopDecision, StopReason
 from lsp_fim.scope.indent import IndentGuard, cursor_line_indent, without_duplicate_suffix_lines
 
 PREFIX = "def f():\n    x = 1\n    "

@@ -1,24 +1,13 @@
-"""Picks the stop rule for a request. The contract itself lives in :mod:`.contract` and is
-re-exported here, where the engine has always found it."""
+"""Picks the stop rule for a request (the contract the rules share is in :mod:`.contract`)."""
 
 from __future__ import annotations
 
 from lsp_fim.languages import is_code
-from lsp_fim.scope.contract import GuardMode, NoGuard, StopDecision, StopGuard, StopReason
+from lsp_fim.scope.contract import GuardMode, NoGuard, StopGuard
 from lsp_fim.scope.hole import read_hole
 from lsp_fim.scope.indent import IndentGuard
-from lsp_fim.scope.profiles import profile_for, supported_languages
+from lsp_fim.scope.profiles import profile_for
 from lsp_fim.scope.scope_guard import ScopeGuard
-
-__all__ = [
-    "GuardMode",
-    "NoGuard",
-    "StopDecision",
-    "StopGuard",
-    "StopReason",
-    "make_guard",
-    "supported_languages",
-]
 
 
 def make_guard(mode: GuardMode, language: str | None, prefix: str, suffix: str) -> StopGuard:

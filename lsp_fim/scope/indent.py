@@ -20,7 +20,7 @@ is with the real thing and not with a version tuned by us:
 
 from __future__ import annotations
 
-from lsp_fim.scope.guard import StopDecision, StopReason
+from lsp_fim.scope.contract import StopDecision, StopReason
 
 _INDENT_CHARS = " \t"
 
