@@ -41,9 +41,11 @@ def _wire_name(python_name: str) -> str:
 
 
 def _optional_text(value: Any) -> str | None:
-    if value is None or (isinstance(value, str) and value.strip()):
-        return value.strip() if isinstance(value, str) else None
-    raise ValueError("expected a non-empty string or null")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected a non-empty string or null")
+    return value.strip()
 
 
 def _positive_int(value: Any) -> int:

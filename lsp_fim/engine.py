@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from lsp_fim.backends.base import Backend, GenerationRequest, GenerationStats
 from lsp_fim.config import Settings
 from lsp_fim.context import build_window
 from lsp_fim.languages import language_for
+from lsp_fim.model_store import ProgressCallback, resolve_model
 from lsp_fim.postprocess import finish_suggestion
 from lsp_fim.scope import GuardMode, StopDecision, StopReason, make_guard
 from lsp_fim.suggestion_cache import SuggestionCache
@@ -154,13 +154,10 @@ class CompletionEngine:
         return text
 
 
-ProgressCallback = Callable[[str, int, int], None]
-
 
 def load_engine(settings: Settings, progress: ProgressCallback | None = None) -> CompletionEngine:
     """Resolve (and fetch if needed) the model, load it, and pick its FIM template."""
     from lsp_fim.backends.llama_cpp import LlamaCppBackend
-    from lsp_fim.model_store import resolve_model
     from lsp_fim.templates import detect_template, load_template
 
     model_path: Path = resolve_model(settings.model, progress=progress)

@@ -57,7 +57,7 @@ class FimServer(LanguageServer):
         return reload
 
     def tell_user(self, kind: types.MessageType, message: str) -> None:
-        log.warning(message) if kind <= types.MessageType.Warning else log.info(message)
+        log.log(logging.WARNING if kind <= types.MessageType.Warning else logging.INFO, message)
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
     # engine lifecycle ----------------------------------------------------------------------
