@@ -78,6 +78,7 @@ class LlamaCppBackend:
         self._lock = threading.Lock()
         self.context_tokens = context_tokens
         self.vocabulary = LlamaVocabulary(self._llama)
+        self._stop_ids: dict[tuple[str, ...], frozenset[int]] = {}
 
     def tokenize(self, text: str) -> list[int]:
         tokens: list[int] = self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
@@ -103,8 +104,12 @@ class LlamaCppBackend:
         return token in stop_ids or bool(llama_cpp.llama_vocab_is_eog(vocab, token))
 
     def _stop_token_ids(self, stops: tuple[str, ...]) -> frozenset[int]:
+        """Every request of a template has the same stops: tokenize them once."""
+        if (known := self._stop_ids.get(stops)) is not None:
+            return known
         ids = (self.tokenize(stop) for stop in stops)
-        return frozenset(single[0] for single in ids if len(single) == 1)
+        self._stop_ids[stops] = frozenset(single[0] for single in ids if len(single) == 1)
+        return self._stop_ids[stops]
 
     def stream(self, request: GenerationRequest, stats: GenerationStats) -> Iterator[str]:
         prompt = self.tokenize(request.prompt)
