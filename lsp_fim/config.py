@@ -35,7 +35,7 @@ class Settings:
         return language_id is not None and language_id in self.enabled_languages
 
 
-def _wire_name(python_name: str) -> str:
+def wire_name(python_name: str) -> str:
     head, *rest = python_name.split("_")
     return head + "".join(part.capitalize() for part in rest)
 
@@ -106,7 +106,7 @@ def settings_from_wire(
         return settings, problems
     if not isinstance(options, Mapping):
         return settings, [f"lspFim settings must be an object, got {type(options).__name__}"]
-    known = {_wire_name(f.name): f.name for f in fields(Settings)}
+    known = {wire_name(f.name): f.name for f in fields(Settings)}
     changes: dict[str, Any] = {}
     for key, value in options.items():
         if key not in known:

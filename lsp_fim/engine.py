@@ -48,11 +48,32 @@ class Completion:
     from_cache: bool = False
 
 
+@dataclass
+class EngineCounters:
+    """Totals since start, served as ``lspFim/stats`` so benchmarks see what the model did."""
+
+    requests: int = 0
+    from_cache: int = 0
+    cancelled: int = 0
+    empty: int = 0
+    model_runs: int = 0
+    prompt_tokens: int = 0
+    prompt_tokens_evaluated: int = 0
+    generated_tokens: int = 0
+
+    def count_model_run(self, stats: GenerationStats) -> None:
+        self.model_runs += 1
+        self.prompt_tokens += stats.prompt_tokens
+        self.prompt_tokens_evaluated += stats.prompt_tokens_evaluated
+        self.generated_tokens += stats.generated_tokens
+
+
 class CompletionEngine:
     def __init__(self, backend: Backend, template: FimTemplate, settings: Settings) -> None:
         self.backend = backend
         self.template = template
         self.settings = settings
+        self.counters = EngineCounters()
         self._suggestions = SuggestionCache()
 
     def update_settings(self, settings: Settings) -> None:
@@ -70,6 +91,20 @@ class CompletionEngine:
         guard_mode: GuardMode | None = None,
     ) -> Completion | None:
         """The suggestion at the cursor, or ``None`` when there is nothing worth showing."""
+        self.counters.requests += 1
+        completion = self._complete(request, cancel, guard_mode)
+        if completion is None:
+            self.counters.empty += 1
+        elif completion.from_cache:
+            self.counters.from_cache += 1
+        return completion
+
+    def _complete(
+        self,
+        request: CompletionRequest,
+        cancel: threading.Event | None,
+        guard_mode: GuardMode | None,
+    ) -> Completion | None:
         if not self.settings.language_enabled(request.language_id):
             return None
         started = time.perf_counter()
@@ -100,7 +135,9 @@ class CompletionEngine:
             decision = guard.feed(generated)
             if decision is not None:
                 break
+        self.counters.count_model_run(stats)
         if cancel.is_set():
+            self.counters.cancelled += 1
             log.info(
                 "cancelled path=%s generated=%d prompt_ms=%.0f",
                 request.path,
@@ -152,7 +189,6 @@ class CompletionEngine:
         for token in self.template.special_tokens:
             text = text.replace(token, "")
         return text
-
 
 
 def load_engine(settings: Settings, progress: ProgressCallback | None = None) -> CompletionEngine:

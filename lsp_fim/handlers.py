@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from typing import Any
 
 from lsprotocol import types
 
+from lsp_fim.config import wire_name
 from lsp_fim.lsp_results import completion_list, inline_completion_list
 from lsp_fim.server import FimServer
 
 log = logging.getLogger(__name__)
 
 SETTINGS_SECTION = "lspFim"
+STATS_REQUEST = "lspFim/stats"
 
 
 def _section(options: Any) -> Any:
@@ -69,6 +72,12 @@ async def on_completion(
     return completion_list(text, completion, ls.position_encoding())
 
 
+def on_stats(ls: FimServer, params: Any) -> dict[str, int]:
+    """``lspFim/stats``: the engine's counters, camelCase; zeros before the model is loaded."""
+    counters = asdict(ls.engine.counters) if ls.engine is not None else {}
+    return {wire_name(name): value for name, value in counters.items()}
+
+
 def register(server: FimServer) -> None:
     server.feature(types.INITIALIZE)(on_initialize)
     server.feature(types.INITIALIZED)(on_initialized)
@@ -79,3 +88,4 @@ def register(server: FimServer) -> None:
     server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[]))(
         on_completion
     )
+    server.feature(STATS_REQUEST)(on_stats)

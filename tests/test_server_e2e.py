@@ -211,3 +211,19 @@ async def test_newer_request_for_the_document_supersedes_the_running_one(
     newer = await client.text_document_inline_completion_async(params)
     assert await older is None
     assert isinstance(newer, types.InlineCompletionList) and newer.items
+
+
+async def test_stats_count_model_runs_and_cache_answers(client: LanguageClient) -> None:
+    open_document(client, NORM)
+    params = inline_params(NORM_CURSOR, types.InlineCompletionTriggerKind.Invoked)
+    first = await client.text_document_inline_completion_async(params)
+    again = await client.text_document_inline_completion_async(params)
+    assert isinstance(first, types.InlineCompletionList) and first.items
+    assert isinstance(again, types.InlineCompletionList)
+    assert again.items[0].insert_text == first.items[0].insert_text
+    stats = await client.protocol.send_request_async("lspFim/stats", None)
+    assert stats.requests == 2
+    assert stats.fromCache == 1
+    assert stats.modelRuns == 1
+    assert stats.generatedTokens > 0
+    assert 0 < stats.promptTokensEvaluated <= stats.promptTokens
