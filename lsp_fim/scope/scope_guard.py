@@ -185,13 +185,17 @@ class ScopeGuard:
         return closing.bracket.opener in text[closing.offset + 1 : line.end]
 
     def _at_line_end(self, line: SuggestionLine, reading: _Reading, text: str) -> _Cut | None:
-        """Rules that need the whole line: a repeat of the suffix, the end of a statement."""
+        """Rules that need the whole line: a repeat of the suffix, the end of a statement.
+
+        A line that closes a block the suffix leaves open is the hole's own, even where the
+        suffix's next line reads the same (a ``}`` indented like the outer block's)."""
+        goes_on = self._statement_goes_on(line) or self._in_cursor_line_brackets(reading)
+        if reading.closed_scope and not goes_on:
+            return _Cut(self._line_cut(line), self._closed_reason(reading), exact=True)
         if (line.start > 0 or not self._hole.mid_line) and self._repeats_suffix(line):
             return _Cut(line.start, StopReason.SUFFIX_REPEAT, arrived=True)
-        if self._statement_goes_on(line) or self._in_cursor_line_brackets(reading):
+        if goes_on:
             return None
-        if reading.closed_scope:
-            return _Cut(self._line_cut(line), self._closed_reason(reading), exact=True)
         if line.blank:
             return None
         self._note_statement_end(line, reading, text)
