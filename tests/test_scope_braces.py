@@ -43,3 +43,56 @@ def test_a_line_that_repeats_the_suffix_and_closes_nothing_still_ends_it() -> No
     played = play("javascript", prefix, "    return 1;\n}\n", "    return 1;\n}\n")
     assert played.kept == ""
     assert played.reason is StopReason.SUFFIX_REPEAT
+
+
+LOOP_HEADER_MISSING = (
+    "class A {\n    long count(String[] words) {\n        long n = 0;\n",
+    "            if (w.isEmpty()) {\n"
+    "                n++;\n"
+    "            }\n"
+    "        }\n"
+    "        return n;\n"
+    "    }\n"
+    "}\n",
+)
+
+
+def test_a_block_header_whose_body_the_suffix_holds_ends_the_suggestion() -> None:
+    """The suffix is the body of a loop the hole must open (one ``}`` too many). The model
+    writes the header, then a body of its own and the method's end; only the header fits."""
+    prefix, suffix = LOOP_HEADER_MISSING
+    suggestion = (
+        "        for (String w : words) {\n"
+        "            n += w.length();\n"
+        "        }\n"
+        "        return n;\n"
+        "    }\n"
+    )
+    played = play("java", prefix, suffix, suggestion)
+    assert played.kept == "        for (String w : words) {\n"
+    assert played.reason is StopReason.PARSE_CLEAN
+    assert played.fed is not None
+
+
+def test_a_suffix_repeat_inside_another_structure_gives_way_to_the_header() -> None:
+    """The model's ``if`` body differs from the suffix's, and its ``else`` branch then runs
+    into the suffix's own ``else``: the code fits only right after the header."""
+    prefix = "function f(a) {\n  for (let k = 0; k < a.length; k++) {\n"
+    suffix = "      out.push(1);\n    }\n    else {\n      out.push(0);\n    }\n  }\n}\n"
+    suggestion = (
+        "    if (a[k] === 0) {\n      out.push(0);\n    }\n    else {\n      out.push(1);\n    }\n"
+    )
+    played = play("javascript", prefix, suffix, suggestion)
+    assert played.kept == "    if (a[k] === 0) {\n"
+    assert played.reason is StopReason.PARSE_CLEAN
+
+
+def test_a_suggestion_that_arrives_at_the_suffix_is_not_cut_at_the_first_fit() -> None:
+    """The code already fits after ``dic = {``, but the model's next entry leads into the
+    suffix's entries: the whole of it is kept."""
+    prefix = "def f(arr):\n"
+    suffix = '        2: "Two",\n        3: "Three",\n    }\n    return dic\n'
+    suggestion = '    dic = {\n        1: "One",\n        2: "Two",\n        3: "Three",\n'
+    played = play("python", prefix, suffix, suggestion)
+    assert played.kept == '    dic = {\n        1: "One",\n'
+    assert played.reason is StopReason.SUFFIX_REPEAT

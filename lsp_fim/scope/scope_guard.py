@@ -117,7 +117,7 @@ class ScopeGuard:
             if cut is None and ready:
                 cut = self._at_line_end(line, reading, text)
             if cut is not None:
-                return self._best_cut(cut, reading, text)
+                return self._mended(self._best_cut(cut, reading, text), text)
             if not ready:
                 return None
         return None
@@ -132,7 +132,7 @@ class ScopeGuard:
             if not line.blank and not self._statement_goes_on(line):
                 self._note_statement_end(line, reading, text)
         cut = _Cut(len(text), reason, arrived=reason is StopReason.EOS)
-        return self._best_cut(cut, reading, text)
+        return self._mended(self._best_cut(cut, reading, text), text)
 
     def _at_line_start(
         self, line: SuggestionLine, reading: _Reading, text: str, ready: bool
@@ -323,6 +323,22 @@ class ScopeGuard:
         if ends:
             return _Cut(ends[-1], StopReason.PARSE_CLEAN)
         return cut if self._shape is _Shape.LINE else _Cut(0, StopReason.PARSE_CLEAN)
+
+    def _mended(self, cut: _Cut, text: str) -> _Cut:
+        """Where the code around the cursor does not parse without the suggestion, a line end
+        at which it parses whole is where the hole was filled: the suffix goes on from there
+        (as the body of the ``for (…) {`` the hole was missing, say). A cut that leaves the code
+        broken gives way to the first such line end: what follows it is the model's own version
+        of the suffix, which is why the code no longer fits."""
+        syntax = self._hole.syntax
+        if syntax is None or self._shape is not _Shape.LINES or not syntax.has_errors:
+            return cut
+        if syntax.mends(text[: cut.keep]):
+            return cut
+        lines = read_suggestion(self._hole, self._profile.lexicon, text[: cut.keep])
+        ends = [self._line_cut(line) for line in lines if line.complete and not line.in_literal]
+        mended = next((end for end in ends if syntax.mends(text[:end])), None)
+        return cut if mended is None else _Cut(mended, StopReason.PARSE_CLEAN)
 
     def _is_clean(self, keep: int, reading: _Reading, text: str) -> bool:
         """Clean line ends are known; elsewhere, only the parse can tell."""

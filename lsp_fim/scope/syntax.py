@@ -22,16 +22,28 @@ class WindowSyntax:
         self._after = after.encode()
         self._baseline_tree = self._parser.parse(self._before + self._after)
         self._baseline_errors = _error_count(self._baseline_tree.root_node)
-        self._clean: dict[str, bool] = {}
+        self._errors: dict[str, int] = {}
         self._in_literal: dict[tuple[str, int], bool] = {}
         self._last_parse = ("", self._baseline_tree)
 
     def adds_no_errors(self, inserted: str) -> bool:
         """Whether the window with ``inserted`` at the cursor has no more errors than without."""
-        if inserted not in self._clean:
-            errors = _error_count(self._parse(inserted).root_node)
-            self._clean[inserted] = errors <= self._baseline_errors
-        return self._clean[inserted]
+        return self._error_count(inserted) <= self._baseline_errors
+
+    @property
+    def has_errors(self) -> bool:
+        """Whether the window has errors without a suggestion (the code is being written)."""
+        return self._baseline_errors > 0
+
+    def mends(self, inserted: str) -> bool:
+        """Whether the window, which has errors without ``inserted``, has none with it: the text
+        before and after the cursor did not fit together, and now they do."""
+        return self._baseline_errors > 0 and self._error_count(inserted) == 0
+
+    def _error_count(self, inserted: str) -> int:
+        if inserted not in self._errors:
+            self._errors[inserted] = _error_count(self._parse(inserted).root_node)
+        return self._errors[inserted]
 
     def in_string_or_comment(self, inserted: str, offset: int) -> bool:
         """Whether character ``offset`` of ``inserted`` lies in a string or comment, which the
