@@ -96,3 +96,42 @@ def test_a_suggestion_that_arrives_at_the_suffix_is_not_cut_at_the_first_fit() -
     played = play("python", prefix, suffix, suggestion)
     assert played.kept == '    dic = {\n        1: "One",\n'
     assert played.reason is StopReason.SUFFIX_REPEAT
+
+
+def test_a_reopened_block_that_runs_past_the_suffix_gives_way_to_a_clean_line_end() -> None:
+    """``} else if (…) {`` reopens a sibling block, but then the model writes its own end of
+    the ``try`` and of the method: the brace cut would break the code, the first line does
+    not."""
+    prefix = (
+        "class A {\n"
+        "    boolean f(int m, int d) {\n"
+        "        try {\n"
+        "            if (m == 2) {\n"
+        "                if (d > 29) return false;\n"
+        "            } else if (m == 1) {\n"
+    )
+    suffix = (
+        "            } else {\n"
+        "                if (d > 30) return false;\n"
+        "            }\n"
+        "        } catch (Exception e) {\n"
+        "            return false;\n"
+        "        }\n"
+        "        return true;\n"
+        "    }\n"
+        "}\n"
+    )
+    suggestion = (
+        "                if (d > 31) return false;\n"
+        "            } else if (m == 4) {\n"
+        "                if (d > 30) return false;\n"
+        "            }\n"
+        "        } catch (Exception e) {\n"
+        "            return false;\n"
+        "        }\n"
+        "        return true;\n"
+        "    }\n"
+    )
+    played = play("java", prefix, suffix, suggestion)
+    assert played.kept == "                if (d > 31) return false;\n"
+    assert played.reason is StopReason.PARSE_CLEAN

@@ -329,16 +329,25 @@ class ScopeGuard:
         at which it parses whole is where the hole was filled: the suffix goes on from there
         (as the body of the ``for (…) {`` the hole was missing, say). A cut that leaves the code
         broken gives way to the first such line end: what follows it is the model's own version
-        of the suffix, which is why the code no longer fits."""
+        of the suffix, which is why the code no longer fits. A bracket's cut that adds errors
+        gives way, failing that, to the first line end that adds none."""
         syntax = self._hole.syntax
-        if syntax is None or self._shape is not _Shape.LINES or not syntax.has_errors:
+        if syntax is None or self._shape is not _Shape.LINES:
             return cut
-        if syntax.mends(text[: cut.keep]):
+        kept = text[: cut.keep]
+        broken = cut.exact and not syntax.adds_no_errors(kept)
+        if syntax.mends(kept) or not (syntax.has_errors or broken):
             return cut
-        lines = read_suggestion(self._hole, self._profile.lexicon, text[: cut.keep])
-        ends = [self._line_cut(line) for line in lines if line.complete and not line.in_literal]
-        mended = next((end for end in ends if syntax.mends(text[:end])), None)
-        return cut if mended is None else _Cut(mended, StopReason.PARSE_CLEAN)
+        ends = self._line_ends(kept)
+        better = next((end for end in ends if syntax.mends(text[:end])), None)
+        if better is None and broken:
+            better = next((end for end in ends if syntax.adds_no_errors(text[:end])), None)
+        return cut if better is None else _Cut(better, StopReason.PARSE_CLEAN)
+
+    def _line_ends(self, kept: str) -> list[int]:
+        """Where a cut may fall within ``kept``: after each of its whole lines."""
+        lines = read_suggestion(self._hole, self._profile.lexicon, kept)
+        return [self._line_cut(line) for line in lines if line.complete and not line.in_literal]
 
     def _is_clean(self, keep: int, reading: _Reading, text: str) -> bool:
         """Clean line ends are known; elsewhere, only the parse can tell."""
