@@ -1166,13 +1166,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     replay = asyncio.run(
         run_replay(files, trace, wire_settings(settings), timing, args.out / "server.log")
     )
-    report = build_report(args, model, settings, files, trace, replay)
-    (args.out / "latency.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    markdown = markdown_report(report)
-    (args.out / "latency.md").write_text(markdown, encoding="utf-8")
-    print(markdown)
-    print(f"wrote {args.out / 'latency.json'} and {args.out / 'latency.md'}")
+    run = BenchRun(args, model, settings, files, trace, replay)
+    # Written now and again at the end: the baselines take long, the replay is the point.
+    write_report(args.out, build_report(run, [], None), quiet=True)
+    baselines = _baselines(args, model, settings, run.template, run.states)
+    agreement = None if args.no_agreement else _agreement_report(settings, run.states)
+    write_report(args.out, build_report(run, baselines, agreement))
     return 0
+
+
+def write_report(out: Path, report: dict[str, Any], quiet: bool = False) -> None:
+    (out / "latency.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    markdown = markdown_report(report)
+    (out / "latency.md").write_text(markdown, encoding="utf-8")
+    if not quiet:
+        print(markdown)
+        print(f"wrote {out / 'latency.json'} and {out / 'latency.md'}")
+
+
+class BenchRun:
+    """The replay and what every later step shares: the template and the sampled states."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        model: Path,
+        settings: Settings,
+        files: Sequence[CorpusFile],
+        trace: dict[str, list[TypedLine]],
+        replay: ReplayResult,
+    ) -> None:
+        self.args, self.model, self.settings = args, model, settings
+        self.files, self.trace, self.replay = files, trace, replay
+        vocab = _open_llama(model, settings.threads, vocab_only=True)
+        self.template = server_template(settings, vocab)
+        self.count_tokens = token_counter(vocab)
+        sampled = sample_states(replay.keystrokes, args.baseline_states)
+        self.states = with_prompts(sampled, settings, self.template, self.count_tokens)
 
 
 def warn_if_busy() -> None:
@@ -1183,29 +1213,12 @@ def warn_if_busy() -> None:
 
 
 def build_report(
-    args: argparse.Namespace,
-    model: Path,
-    settings: Settings,
-    files: Sequence[CorpusFile],
-    trace: dict[str, list[TypedLine]],
-    replay: ReplayResult,
+    run: BenchRun, baselines: Sequence[BaselineResult], agreement: dict[str, Any] | None
 ) -> dict[str, Any]:
-    """Runs what follows the replay (baselines, agreement) and gathers every number."""
-    vocab = _open_llama(model, settings.threads, vocab_only=True)
-    template = server_template(settings, vocab)
-    count_tokens = token_counter(vocab)
-    states = with_prompts(
-        sample_states(replay.keystrokes, args.baseline_states), settings, template, count_tokens
-    )
+    """Every number of the run, as written to JSON and rendered to Markdown."""
+    args, model, replay = run.args, run.model, run.replay
     ours = ours_row(replay)
-    rows = [
-        ours,
-        *(
-            baseline_row(b, ours["latency"]["p50_ms"])
-            for b in _baselines(args, model, settings, template, states)
-        ),
-    ]
-    agreement = None if args.no_agreement else _agreement_report(settings, states)
+    rows = [ours, *(baseline_row(b, ours["latency"]["p50_ms"]) for b in baselines)]
     model_mib = model.stat().st_size / 2**20
     peak_mib = replay.peak_rss_kib / 1024 if replay.peak_rss_kib else None
     return {
@@ -1213,7 +1226,7 @@ def build_report(
         "rows": rows,
         "replay": replay_summary(replay.keystrokes),
         "first_suggestion_after_open": first_after_open(
-            replay.keystrokes, files, args.open_pause, count_tokens
+            replay.keystrokes, run.files, args.open_pause, run.count_tokens
         ),
         "agreement": agreement,
         "counters": asdict(replay.counters),
@@ -1222,15 +1235,15 @@ def build_report(
         "rss_over_model_mib": None if peak_mib is None else peak_mib - model_mib,
         "model": str(model),
         "model_load_s": replay.load_s,
-        "settings": wire_settings(settings),
+        "settings": wire_settings(run.settings),
         "trace": {
-            "files": [f.name for f in files],
-            "lines": sum(map(len, trace.values())),
-            "typed": {name: [asdict(t) for t in lines] for name, lines in trace.items()},
+            "files": [f.name for f in run.files],
+            "lines": sum(map(len, run.trace.values())),
+            "typed": {name: [asdict(t) for t in lines] for name, lines in run.trace.items()},
             "cps": args.cps,
             "pause_s": args.pause,
             "open_pause_s": args.open_pause,
-            "baseline_states": len(states),
+            "baseline_states": len(run.states),
         },
         "machine": {
             "cpu_count": os.cpu_count(),
