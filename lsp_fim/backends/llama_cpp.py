@@ -3,25 +3,37 @@
 Prompts are tokenized here from the rendered template text (special tokens parsed), because
 llama-cpp-python's own ``suffix=`` FIM path hard-codes token ids that do not fit most models.
 One model serves one generation at a time; callers cancel through ``GenerationRequest.cancel``,
-which is checked after every token.
+which is checked after every token and every prompt batch.
+
+The KV cache is managed here rather than by llama-cpp-python (see ``kv_reuse``): changed prompt
+tokens are evaluated in a second sequence and only then swapped into the main one, because
+llama.cpp decodes a sequence only at positions after its last one, and because a cancelled
+evaluation must leave the cache as it was.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from lsp_fim.backends.base import BackendError, GenerationRequest, GenerationStats
+from lsp_fim.backends.kv_reuse import ReusePlan, plan_reuse
 from lsp_fim.backends.stop_text import StopTextFilter
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONTEXT_TOKENS = 4096
+# Prompt tokens decoded between two looks at the cancel flag: small enough that a keystroke
+# waits little for an idle-time prefill to give way, large enough to keep batches efficient.
+PROMPT_BATCH_TOKENS = 32
+MAIN_SEQUENCE, ASIDE_SEQUENCE = 0, 1
 
 
 class LlamaVocabulary:
@@ -52,19 +64,47 @@ def _load_llama(model_path: Path, threads: int, context_tokens: int) -> Any:
     if not model_path.is_file():
         raise BackendError(f"model file not found: {model_path}")
     try:
-        return llama_cpp.Llama(
-            model_path=str(model_path),
-            n_ctx=context_tokens,
-            n_batch=512,
-            n_threads=threads,
-            n_threads_batch=threads,
-            verbose=False,
-        )
+        with _two_sequence_contexts():
+            return llama_cpp.Llama(
+                model_path=str(model_path),
+                n_ctx=context_tokens,
+                n_batch=512,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            )
     except (ValueError, RuntimeError) as error:
         raise BackendError(
             f"could not load {model_path} ({error}); is it a complete GGUF file? "
             "Run `lsp-fim model pull` again or pass --model PATH"
         ) from error
+
+
+_context_params_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _two_sequence_contexts() -> Iterator[None]:
+    """``Llama`` has no parameters for these: patch its source of context defaults meanwhile.
+
+    Two sequences in one unified cache let changed tokens be evaluated beside the main
+    sequence and then shared with it without copying (``kv_reuse``).
+    """
+    import llama_cpp.llama_cpp as low_level
+
+    original = low_level.llama_context_default_params
+
+    def two_sequences() -> Any:
+        params = original()
+        params.n_seq_max = 2
+        params.kv_unified = True
+        return params
+
+    with (
+        _context_params_lock,
+        mock.patch.object(low_level, "llama_context_default_params", two_sequences),
+    ):
+        yield
 
 
 class LlamaCppBackend:
@@ -79,6 +119,9 @@ class LlamaCppBackend:
         self.context_tokens = context_tokens
         self.vocabulary = LlamaVocabulary(self._llama)
         self._stop_ids: dict[tuple[str, ...], frozenset[int]] = {}
+        # Cached positions below this hold exactly what a full evaluation would; a reused run
+        # moved after changed tokens is close but not exact until ``prefill`` redoes it.
+        self._exact_until = 0
 
     def tokenize(self, text: str) -> list[int]:
         tokens: list[int] = self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
@@ -91,6 +134,7 @@ class LlamaCppBackend:
         with self._lock:
             self._llama.reset()
             self._llama._ctx.kv_cache_clear()
+            self._exact_until = 0
 
     def count_tokens(self, text: str) -> int:
         if not text:
@@ -111,29 +155,136 @@ class LlamaCppBackend:
         self._stop_ids[stops] = frozenset(single[0] for single in ids if len(single) == 1)
         return self._stop_ids[stops]
 
-    def stream(self, request: GenerationRequest, stats: GenerationStats) -> Iterator[str]:
-        prompt = self.tokenize(request.prompt)
-        max_tokens = min(request.max_tokens, self.context_tokens - len(prompt) - 1)
-        if max_tokens <= 0:
+    def _prompt_tokens(self, text: str, max_tokens: int) -> tuple[list[int], int]:
+        prompt = self.tokenize(text)
+        room = min(max_tokens, self.context_tokens - len(prompt) - 1)
+        if room < 0 or not prompt:
             raise BackendError(
                 f"prompt of {len(prompt)} tokens leaves no room in the {self.context_tokens}-token "
                 "context; lower prefixTokens/suffixTokens"
             )
+        return prompt, room
+
+    def stream(self, request: GenerationRequest, stats: GenerationStats) -> Iterator[str]:
+        prompt, max_tokens = self._prompt_tokens(request.prompt, request.max_tokens)
+        if max_tokens == 0:
+            raise BackendError("no room left to generate: lower prefixTokens/suffixTokens")
         stats.prompt_tokens = len(prompt)
         with self._lock:
             if request.cancel.is_set():
                 return
-            yield from self._generate(prompt, max_tokens, request, stats)
+            started = time.perf_counter()
+            evaluated = self._load_prompt(prompt, request.cancel, reuse_runs=True)
+            if evaluated is None:
+                return
+            stats.prompt_tokens_evaluated = evaluated + 1
+            yield from self._generate(prompt, max_tokens, request, stats, started)
+
+    def prefill(self, prompt_text: str, cancel: threading.Event) -> bool:
+        """Evaluate ``prompt_text`` exactly, ahead of the request that will need it.
+
+        Gives way to any request (cancel is checked every batch) and leaves the cache as it
+        was when it does; returns whether the prompt is now cached exactly.
+        """
+        prompt, _ = self._prompt_tokens(prompt_text, 0)
+        with self._lock:
+            if cancel.is_set():
+                return False
+            started = time.perf_counter()
+            evaluated = self._load_prompt(prompt, cancel, reuse_runs=False)
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            log.debug("prefill evaluated=%s in %.0f ms", evaluated, elapsed_ms)
+            return evaluated is not None
+
+    def _load_prompt(
+        self, prompt: list[int], cancel: threading.Event, reuse_runs: bool
+    ) -> int | None:
+        """Make the main sequence hold ``prompt[:-1]``; the tokens evaluated, None if cancelled."""
+        cached = self._llama._input_ids.tolist()
+        plan = plan_reuse(cached, prompt, reuse_runs)
+        if not reuse_runs and self._exact_until < plan.keep:
+            plan = ReusePlan(self._exact_until, len(prompt) - 1, None)
+        if len(cached) + plan.fresh_tokens >= self.context_tokens:
+            self._truncate(plan.keep)
+            plan = ReusePlan(plan.keep, plan.fresh_end, None)
+        if not self._evaluate_aside(prompt[plan.keep : plan.fresh_end], plan.keep, cancel):
+            return None
+        self._commit(plan)
+        self._remember(prompt, plan)
+        return plan.fresh_tokens
+
+    def _memory(self) -> Any:
+        import llama_cpp
+
+        return llama_cpp.llama_get_memory(self._llama._ctx.ctx)
+
+    def _evaluate_aside(self, tokens: list[int], start: int, cancel: threading.Event) -> bool:
+        """Decode ``tokens`` at ``start`` in the aside sequence, which shares ``[0, start)``."""
+        if not tokens:
+            return True
+        import llama_cpp
+
+        memory, batch = self._memory(), self._llama._batch
+        llama_cpp.llama_memory_seq_rm(memory, ASIDE_SEQUENCE, -1, -1)
+        llama_cpp.llama_memory_seq_cp(memory, MAIN_SEQUENCE, ASIDE_SEQUENCE, 0, start)
+        for offset in range(0, len(tokens), PROMPT_BATCH_TOKENS):
+            if cancel.is_set():
+                llama_cpp.llama_memory_seq_rm(memory, ASIDE_SEQUENCE, -1, -1)
+                return False
+            chunk = tokens[offset : offset + PROMPT_BATCH_TOKENS]
+            batch.set_batch(chunk, n_past=start + offset, logits_all=False)
+            for index in range(len(chunk)):
+                batch.batch.seq_id[index][0] = ASIDE_SEQUENCE
+            self._llama._ctx.decode(batch)
+        return True
+
+    def _commit(self, plan: ReusePlan) -> None:
+        """Drop what the prompt no longer has, move the reused run, adopt the aside tokens."""
+        import llama_cpp
+
+        memory = self._memory()
+        run = plan.run
+        if run is None:
+            llama_cpp.llama_memory_seq_rm(memory, MAIN_SEQUENCE, plan.keep, -1)
+        else:
+            llama_cpp.llama_memory_seq_rm(memory, MAIN_SEQUENCE, plan.keep, run.old_start)
+            llama_cpp.llama_memory_seq_rm(memory, MAIN_SEQUENCE, run.old_end, -1)
+            llama_cpp.llama_memory_seq_add(
+                memory, MAIN_SEQUENCE, run.old_start, run.old_end, run.shift
+            )
+        if plan.fresh_tokens:
+            llama_cpp.llama_memory_seq_cp(
+                memory, ASIDE_SEQUENCE, MAIN_SEQUENCE, plan.keep, plan.fresh_end
+            )
+            llama_cpp.llama_memory_seq_rm(memory, ASIDE_SEQUENCE, -1, -1)
+
+    def _truncate(self, length: int) -> None:
+        import llama_cpp
+
+        llama_cpp.llama_memory_seq_rm(self._memory(), MAIN_SEQUENCE, length, -1)
+        self._llama.n_tokens = length
+        self._exact_until = min(self._exact_until, length)
+
+    def _remember(self, prompt: list[int], plan: ReusePlan) -> None:
+        """Tell llama-cpp-python what the main sequence now holds, so ``generate`` only has
+        the prompt's last token left to decode."""
+        end = len(prompt) - 1
+        self._llama.input_ids[:end] = prompt[:end]
+        self._llama.n_tokens = end
+        if self._exact_until >= plan.keep:
+            self._exact_until = plan.fresh_end
 
     def _generate(
-        self, prompt: list[int], max_tokens: int, request: GenerationRequest, stats: GenerationStats
+        self,
+        prompt: list[int],
+        max_tokens: int,
+        request: GenerationRequest,
+        stats: GenerationStats,
+        started: float,
     ) -> Iterator[str]:
         stop_ids = self._stop_token_ids(request.stop)
         text_filter = StopTextFilter(request.stop)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        cached = self._cached_prefix_length(prompt)
-        stats.prompt_tokens_evaluated = len(prompt) - cached
-        started = time.perf_counter()
         tokens = self._llama.generate(prompt, temp=0.0, top_k=1, repeat_penalty=1.0)
         try:
             for token in tokens:
@@ -154,11 +305,3 @@ class LlamaCppBackend:
             rest = text_filter.flush() + decoder.decode(b"", final=True)
             if rest:
                 yield rest
-
-    def _cached_prefix_length(self, prompt: list[int]) -> int:
-        cached = 0
-        for previous, current in zip(self._llama._input_ids, prompt, strict=False):
-            if previous != current:
-                break
-            cached += 1
-        return cached
