@@ -2,6 +2,11 @@
 
 Windows are cut at line boundaries so the model never sees half a line at the edges; the
 cursor's own line is always whole on both sides, whatever the budget.
+
+Edges can move in steps of whole lines: the prefix's first line is a multiple of the step
+counted from the start of the document, and the suffix's last line a multiple counted from
+its end. An edit then leaves the other edge where it was, so the prompt's unchanged parts
+stay token for token what the model's cache holds.
 """
 
 from __future__ import annotations
@@ -22,21 +27,35 @@ class ContextWindow:
     suffix_tokens: int
 
 
-def _take_lines(lines: list[str], budget: int, count_tokens: TokenCounter) -> tuple[int, int]:
-    """How many of ``lines`` (in order) fit in ``budget`` tokens, and the tokens they use."""
+def _fitting_costs(lines: list[str], budget: int, count_tokens: TokenCounter) -> list[int]:
+    """The token costs of the leading ``lines`` that fit in ``budget`` together."""
+    costs: list[int] = []
     used = 0
-    for taken, line in enumerate(lines):
+    for line in lines:
         cost = count_tokens(line)
         if used + cost > budget:
-            return taken, used
+            break
+        costs.append(cost)
         used += cost
-    return len(lines), used
+    return costs
+
+
+def _on_step(kept: int, available: int, step: int) -> int:
+    """Fewer kept lines, so that the ``available - kept`` left out is a multiple of ``step``."""
+    left_out = available - kept
+    return available - min(-(-left_out // step) * step, available)
 
 
 def build_window(
-    text: str, offset: int, prefix_budget: int, suffix_budget: int, count_tokens: TokenCounter
+    text: str,
+    offset: int,
+    prefix_budget: int,
+    suffix_budget: int,
+    count_tokens: TokenCounter,
+    edge_step: tuple[int, int] = (1, 1),
 ) -> ContextWindow:
-    """The prefix and suffix around ``offset`` that fit the budgets."""
+    """The prefix and suffix around ``offset`` that fit the budgets, edges on ``edge_step``
+    (prefix lines, suffix lines)."""
     line_start = text.rfind("\n", 0, offset) + 1
     line_end = text.find("\n", offset)
     line_end = len(text) if line_end == -1 else line_end + 1
@@ -47,11 +66,13 @@ def build_window(
     tail_tokens = count_tokens(cursor_tail)
 
     before = text[:line_start].splitlines(keepends=True)
-    kept_before, before_tokens = _take_lines(
-        before[::-1], max(prefix_budget - head_tokens, 0), count_tokens
-    )
+    before_costs = _fitting_costs(before[::-1], max(prefix_budget - head_tokens, 0), count_tokens)
+    kept_before = _on_step(len(before_costs), len(before), edge_step[0])
+    before_tokens = sum(before_costs[:kept_before])
     after = text[line_end:].splitlines(keepends=True)
-    kept_after, after_tokens = _take_lines(after, max(suffix_budget - tail_tokens, 0), count_tokens)
+    after_costs = _fitting_costs(after, max(suffix_budget - tail_tokens, 0), count_tokens)
+    kept_after = _on_step(len(after_costs), len(after), edge_step[1])
+    after_tokens = sum(after_costs[:kept_after])
 
     prefix = "".join(before[len(before) - kept_before :]) + cursor_head
     suffix = cursor_tail + "".join(after[:kept_after])

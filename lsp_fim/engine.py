@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lsp_fim.backends.base import Backend, GenerationRequest, GenerationStats
 from lsp_fim.config import Settings
-from lsp_fim.context import build_window
+from lsp_fim.context import ContextWindow, TokenCounter, build_window
 from lsp_fim.languages import language_for
 from lsp_fim.model_store import ProgressCallback, resolve_model
 from lsp_fim.postprocess import finish_suggestion
@@ -23,6 +23,10 @@ from lsp_fim.suggestion_cache import SuggestionCache
 from lsp_fim.templates import FimTemplate
 
 log = logging.getLogger(__name__)
+
+# Window edges move by this many lines (prefix, suffix). A prefix edge move costs a full prompt
+# evaluation, so it moves rarely; at the suffix end moves are rare anyway, so it stays fine.
+STABLE_EDGE_STEP = (32, 8)
 
 
 @dataclass(frozen=True)
@@ -176,19 +180,27 @@ class CompletionEngine:
         return Completion(text, request.offset, request.offset, decision.reason, stats, total_ms)
 
     def _prompt(self, request: CompletionRequest) -> str:
-        window = build_window(
-            request.text,
-            request.offset,
-            self.settings.prefix_tokens,
-            self.settings.suffix_tokens,
-            self.backend.count_tokens,
-        )
+        window = request_window(request, self.settings, self.backend.count_tokens)
         return self.template.render(window.prefix, window.suffix, path=request.path)
 
     def _without_special_tokens(self, text: str) -> str:
         for token in self.template.special_tokens:
             text = text.replace(token, "")
         return text
+
+
+def request_window(
+    request: CompletionRequest, settings: Settings, count_tokens: TokenCounter
+) -> ContextWindow:
+    """The server's windows: edges on steps, so typing leaves most of the prompt unchanged."""
+    return build_window(
+        request.text,
+        request.offset,
+        settings.prefix_tokens,
+        settings.suffix_tokens,
+        count_tokens,
+        STABLE_EDGE_STEP,
+    )
 
 
 def load_engine(settings: Settings, progress: ProgressCallback | None = None) -> CompletionEngine:

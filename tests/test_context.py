@@ -48,3 +48,31 @@ def test_crlf_lines_stay_whole() -> None:
     window = build_window(text, offset, 2, 2, lambda s: 1 if s else 0)
     assert window.prefix == "b\r\nc"
     assert window.suffix == "|d\r\ne\r\n"
+
+
+def test_stepped_prefix_edge_stays_put_while_lines_are_added_below_it() -> None:
+    document = "".join(f"line{n} a b\n" for n in range(40))
+    budget = 2 + 3 * 20  # the cursor line's head and 20 whole lines
+    offset = cursor_after(document, "line30 a")
+    window = build_window(document, offset, budget, 0, words, edge_step=(8, 1))
+    assert window.prefix.startswith("line16 ")  # 20 lines would start at line10; 16 is on step
+    assert window.prefix_tokens == 2 + 3 * 14
+    typed = document[:offset] + "\nnew line" + document[offset:]
+    moved = build_window(typed, offset + len("\nnew line"), budget, 0, words, edge_step=(8, 1))
+    assert moved.prefix.startswith("line16 ")
+
+
+def test_stepped_suffix_edge_counts_from_the_end_of_the_document() -> None:
+    document = "".join(f"line{n} a b\n" for n in range(40))
+    offset = cursor_after(document, "line5 a")
+    window = build_window(document, offset, 0, 1 + 3 * 10, words, edge_step=(1, 8))
+    # 10 whole lines would end after line15, leaving 24 lines out: a multiple of 8 already.
+    assert window.suffix.endswith("line15 a b\n")
+    shorter = build_window(document, offset, 0, 1 + 3 * 12, words, edge_step=(1, 8))
+    assert shorter.suffix.endswith("line15 a b\n")
+    assert shorter.suffix_tokens == 1 + 3 * 10
+
+
+def test_a_step_never_cuts_below_what_the_document_has() -> None:
+    window = build_window(DOCUMENT, cursor_after(DOCUMENT, "line5 a"), 1000, 1000, words, (16, 16))
+    assert window.prefix + window.suffix == DOCUMENT
