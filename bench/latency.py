@@ -457,6 +457,7 @@ class Keystroke:
     offset: int
     sent: float
     first_after_open: bool = False
+    ends_line: bool = False
     request_id: int = 0
     answered_at: float | None = None
     superseded_at: float | None = None
@@ -526,6 +527,7 @@ class Typist:
                 await self._wait_for_answer(stroke, 0.0)
                 started = time.perf_counter() - self._timing.interval_s
         last = self.keystrokes[-1]
+        last.ends_line = True
         await self._wait_for_answer(last, self._timing.pause_s)
 
     def _press(self, uri: str, corpus_file: CorpusFile, typed: TypedLine, index: int) -> Keystroke:
@@ -968,8 +970,13 @@ def markdown_report(report: dict[str, Any]) -> str:
         *(table_row(row) for row in report["rows"]),
         "",
         f"- Keystrokes: {replay['keystrokes']}; answered {replay['answered']} "
-        f"({replay['non_empty']} with a suggestion), superseded {replay['superseded']}, "
-        f"errors {replay['errors']}, never answered {replay['unanswered']}.",
+        f"({_share(replay['answered_share'])}; {replay['non_empty']} with a suggestion), "
+        f"superseded {replay['superseded']}, errors {replay['errors']}, "
+        f"never answered {replay['unanswered']}.",
+        f"- At the end of each line, where the user pauses: p50 "
+        f"{_ms(replay['line_end']['p50_ms'])} ms, p95 {_ms(replay['line_end']['p95_ms'])} ms "
+        f"over {replay['line_end']['count']} lines (p50 over answered requests alone favours a "
+        f"server so slow that only typed-through cache answers beat the next keystroke).",
         f"- First suggestion after opening {first['file']} ({first['file_tokens']} tokens) and "
         f"pausing {first['pause_s']:g} s: **{_ms(first['latency_ms'])} ms** "
         f"(every file: {', '.join(_ms(v) for v in first['per_file_ms'])} ms).",
@@ -1068,9 +1075,12 @@ def replay_summary(keystrokes: Sequence[Keystroke]) -> dict[str, Any]:
         for k in superseded
         if k.answered_at is not None and k.superseded_at is not None
     ]
+    line_ends = [k.latency_ms or 0.0 for k in answered if k.ends_line]
     return {
         "keystrokes": len(keystrokes),
         "answered": len(answered),
+        "answered_share": len(answered) / len(keystrokes) if keystrokes else None,
+        "line_end": asdict(summarize(line_ends)),
         "non_empty": sum(1 for k in answered if k.suggestion),
         "superseded": len(superseded),
         "errors": sum(1 for k in keystrokes if k.error and k.superseded_at is None),
@@ -1278,6 +1288,7 @@ def _keystroke_json(stroke: Keystroke) -> dict[str, Any]:
         "latency_ms": stroke.latency_ms,
         "superseded": stroke.superseded_at is not None,
         "first_after_open": stroke.first_after_open,
+        "ends_line": stroke.ends_line,
         "suggestion": stroke.suggestion,
         "error": stroke.error,
     }

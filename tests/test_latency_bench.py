@@ -196,8 +196,10 @@ def test_suggestion_text_of_inline_results() -> None:
     assert lb.suggestion_text({"items": []}) == ""
 
 
-def _stroke(sent: float, answered: float | None, superseded: float | None = None) -> Any:
-    stroke = lb.Keystroke("a.py", "python", 1, 5, "text", 10, sent)
+def _stroke(
+    sent: float, answered: float | None, superseded: float | None = None, ends_line: bool = False
+) -> Any:
+    stroke = lb.Keystroke("a.py", "python", 1, 5, "text", 10, sent, ends_line=ends_line)
     stroke.answered_at, stroke.superseded_at = answered, superseded
     stroke.suggestion = "" if answered is None else "x"
     return stroke
@@ -205,10 +207,13 @@ def _stroke(sent: float, answered: float | None, superseded: float | None = None
 
 def test_only_answered_keystrokes_count() -> None:
     strokes = [_stroke(0.0, 0.5), _stroke(1.0, 3.0, superseded=1.1), _stroke(2.0, None)]
+    strokes[0].ends_line = True
     assert strokes[0].answered and strokes[0].latency_ms == 500.0
     assert not strokes[1].answered
     summary = lb.replay_summary(strokes)
     assert (summary["answered"], summary["superseded"], summary["unanswered"]) == (1, 1, 1)
+    assert summary["answered_share"] == pytest.approx(1 / 3)
+    assert summary["line_end"]["p50_ms"] == 500.0
     assert summary["cancel_to_answer"]["p50_ms"] == pytest.approx(1900.0)
     assert [s.server_latency_ms for s in lb.sample_states(strokes, 5)] == [500.0]
 
@@ -236,7 +241,7 @@ def _report() -> dict[str, Any]:
     return {
         "date": "2026-11-24 10:00 UTC",
         "rows": [ours, lb.baseline_row(naive, 350.0), lb.baseline_row(skipped, 350.0)],
-        "replay": lb.replay_summary([_stroke(0.0, 0.35)]),
+        "replay": lb.replay_summary([_stroke(0.0, 0.35, ends_line=True)]),
         "first_suggestion_after_open": {
             "file": "graphlib.py",
             "file_tokens": 2074,
@@ -277,5 +282,6 @@ def test_markdown_report_has_every_row_and_the_headline_numbers() -> None:
     assert "| llama-server | skipped: no llama-server binary |" in table[3]
     assert "**420 ms**" in markdown
     assert "38/40 (95 %)" in markdown
+    assert "end of each line, where the user pauses: p50 350 ms" in markdown
     assert "420, - ms" in markdown
     json.dumps(report)  # the same dictionary is written as JSON
