@@ -77,3 +77,9 @@ def build_window(
     prefix = "".join(before[len(before) - kept_before :]) + cursor_head
     suffix = cursor_tail + "".join(after[:kept_after])
     return ContextWindow(prefix, suffix, before_tokens + head_tokens, after_tokens + tail_tokens)
+
+
+def first_lines_within(text: str, budget: int, count_tokens: TokenCounter) -> str:
+    """The document's leading whole lines that fit in ``budget`` tokens."""
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[: len(_fitting_costs(lines, budget, count_tokens))])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lsp_fim.backends.base import Backend, GenerationRequest, GenerationStats
 from lsp_fim.config import Settings
-from lsp_fim.context import ContextWindow, TokenCounter, build_window
+from lsp_fim.context import ContextWindow, TokenCounter, build_window, first_lines_within
 from lsp_fim.languages import language_for
 from lsp_fim.model_store import ProgressCallback, resolve_model
 from lsp_fim.postprocess import finish_suggestion
@@ -64,8 +64,15 @@ class EngineCounters:
     prompt_tokens: int = 0
     prompt_tokens_evaluated: int = 0
     generated_tokens: int = 0
+    # Work done while the editor was idle: prefills and suggestions computed ahead.
+    background_runs: int = 0
+    background_tokens_evaluated: int = 0
 
-    def count_model_run(self, stats: GenerationStats) -> None:
+    def count_model_run(self, stats: GenerationStats, background: bool) -> None:
+        if background:
+            self.background_runs += 1
+            self.background_tokens_evaluated += stats.prompt_tokens_evaluated
+            return
         self.model_runs += 1
         self.prompt_tokens += stats.prompt_tokens
         self.prompt_tokens_evaluated += stats.prompt_tokens_evaluated
@@ -96,23 +103,56 @@ class CompletionEngine:
     ) -> Completion | None:
         """The suggestion at the cursor, or ``None`` when there is nothing worth showing."""
         self.counters.requests += 1
-        completion = self._complete(request, cancel, guard_mode)
-        if completion is None:
-            self.counters.empty += 1
-        elif completion.from_cache:
+        completion = self._complete(request, cancel or threading.Event(), guard_mode)
+        if completion is not None and completion.from_cache:
             self.counters.from_cache += 1
+        if completion is None or not completion.text:
+            self.counters.empty += 1
+            return None
         return completion
+
+    def complete_ahead(self, request: CompletionRequest, cancel: threading.Event) -> None:
+        """Compute and remember the suggestion for a state the user is likely to reach next
+        (after accepting the one shown), so that it is answered from the cache."""
+        self._complete(request, cancel, None, background=True)
+
+    def prefill(self, request: CompletionRequest, cancel: threading.Event) -> None:
+        """Put the exact prompt for ``request`` in the model's cache, for the next keystroke."""
+        if self.settings.language_enabled(request.language_id):
+            self._prefill(self._prompt(request), cancel)
+
+    def prefill_document(self, request: CompletionRequest, cancel: threading.Event) -> None:
+        """After opening a file the cursor is unknown: cache its first window as one prefix,
+        whose text prompts near the top of the file share and the KV reuse can move."""
+        if not self.settings.language_enabled(request.language_id):
+            return
+        budget = self.settings.prefix_tokens + self.settings.suffix_tokens
+        head = first_lines_within(request.text, budget, self.backend.count_tokens)
+        self._prefill(self.template.render(head, "", path=request.path), cancel)
+
+    def _prefill(self, prompt: str, cancel: threading.Event) -> None:
+        started = time.perf_counter()
+        stats = GenerationStats()
+        done = self.backend.prefill(prompt, cancel, stats)
+        self.counters.count_model_run(stats, background=True)
+        log.info(
+            "prefill %s evaluated=%d in %.0f ms",
+            "done" if done else "gave way",
+            stats.prompt_tokens_evaluated,
+            (time.perf_counter() - started) * 1000,
+        )
 
     def _complete(
         self,
         request: CompletionRequest,
-        cancel: threading.Event | None,
+        cancel: threading.Event,
         guard_mode: GuardMode | None,
+        background: bool = False,
     ) -> Completion | None:
+        """The suggestion, possibly empty; None when cancelled or not wanted here."""
         if not self.settings.language_enabled(request.language_id):
             return None
         started = time.perf_counter()
-        cancel = cancel or threading.Event()
         prefix, suffix = request.text[: request.offset], request.text[request.offset :]
         mode = guard_mode or self.guard_mode()
         cache_key = f"{mode}:{request.path or ''}"
@@ -131,7 +171,9 @@ class CompletionEngine:
         language = language_for(request.language_id, request.path)
         guard = make_guard(mode, language, prefix, suffix)
         stats = GenerationStats()
-        generation = GenerationRequest(prompt, self.settings.max_tokens, self.template.stop, cancel)
+        generation = GenerationRequest(
+            prompt, self.settings.max_tokens, self.template.stop, cancel, exact=background
+        )
         generated = ""
         decision: StopDecision | None = None
         for piece in self.backend.stream(generation, stats):
@@ -139,7 +181,7 @@ class CompletionEngine:
             decision = guard.feed(generated)
             if decision is not None:
                 break
-        self.counters.count_model_run(stats)
+        self.counters.count_model_run(stats, background)
         if cancel.is_set():
             self.counters.cancelled += 1
             log.info(
@@ -161,8 +203,9 @@ class CompletionEngine:
         )
         total_ms = (time.perf_counter() - started) * 1000
         log.info(
-            "complete path=%s lang=%s prompt_tokens=%d evaluated=%d generated=%d "
+            "%s path=%s lang=%s prompt_tokens=%d evaluated=%d generated=%d "
             "prompt_ms=%.0f generate_ms=%.0f total_ms=%.0f stop=%s chars=%d",
+            "ahead" if background else "complete",
             request.path,
             language,
             stats.prompt_tokens,
@@ -174,8 +217,6 @@ class CompletionEngine:
             decision.reason,
             len(text),
         )
-        if not text:
-            return None
         self._suggestions.remember(cache_key, prefix, suffix, text, decision.reason)
         return Completion(text, request.offset, request.offset, decision.reason, stats, total_ms)
 

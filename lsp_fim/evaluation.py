@@ -33,6 +33,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -217,6 +218,9 @@ class StatsRecordingBackend:
 
     def reset_cache(self) -> None:
         self._inner.reset_cache()
+
+    def prefill(self, prompt: str, cancel: threading.Event, stats: GenerationStats) -> bool:
+        return self._inner.prefill(prompt, cancel, stats)
 
     def stream(self, request: GenerationRequest, stats: GenerationStats) -> Iterator[str]:
         self.last = stats

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from lsprotocol import types
@@ -52,6 +52,25 @@ async def _pull_configuration(ls: FimServer) -> Any:
     return results[0] if results else None
 
 
+def on_did_open(ls: FimServer, params: types.DidOpenTextDocumentParams) -> None:
+    request = ls.document_request(params.text_document.uri, types.Position(0, 0))
+    if request is not None:
+        ls.work_when_idle(lambda engine, cancel: engine.prefill_document(request, cancel))
+
+
+def on_did_change(ls: FimServer, params: types.DidChangeTextDocumentParams) -> None:
+    """Clients that do not ask on every keystroke (menus, manual triggers) still find the
+    prompt at the last edit cached; the usual request right after a change cancels this."""
+    last = params.content_changes[-1] if params.content_changes else None
+    if not isinstance(last, types.TextDocumentContentChangePartial):
+        return
+    request = ls.document_request(params.text_document.uri, last.range.start)
+    if request is None:
+        return
+    typed_to = replace(request, offset=request.offset + len(last.text))
+    ls.work_when_idle(lambda engine, cancel: engine.prefill(typed_to, cancel))
+
+
 async def on_inline_completion(
     ls: FimServer, params: types.InlineCompletionParams
 ) -> types.InlineCompletionList | None:
@@ -81,6 +100,8 @@ def on_stats(ls: FimServer, params: Any) -> dict[str, int]:
 def register(server: FimServer) -> None:
     server.feature(types.INITIALIZE)(on_initialize)
     server.feature(types.INITIALIZED)(on_initialized)
+    server.feature(types.TEXT_DOCUMENT_DID_OPEN)(on_did_open)
+    server.feature(types.TEXT_DOCUMENT_DID_CHANGE)(on_did_change)
     server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)(on_did_change_configuration)
     server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())(
         on_inline_completion

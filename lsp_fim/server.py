@@ -3,6 +3,10 @@
 Handlers stay thin (see ``lsp_fim.handlers``); this class holds the state they share. The model
 loads in the background after ``initialized``; until it is ready every request is answered at
 once with no suggestion, never left waiting.
+
+When the editor goes quiet the model works ahead: it computes the suggestion that would follow
+accepting the one just shown, or puts the prompt for the likely next request in its cache.
+Any request stops that work at once (within one prompt batch).
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ import asyncio
 import logging
 import threading
 import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -27,6 +34,10 @@ from lsp_fim.templates import TemplateError
 log = logging.getLogger(__name__)
 
 MAX_DOCUMENT_CHARS = 2_000_000
+# Quiet time before working ahead; typing at 10 characters a second never lets it start.
+IDLE_WORK_DELAY_S = 0.3
+
+IdleJob = Callable[[CompletionEngine, threading.Event], None]
 ENGINE_SETTINGS = ("model", "template", "threads", "backend", "backend_url", "backend_model")
 
 
@@ -40,6 +51,8 @@ class FimServer(LanguageServer):
         self.engine_error: str | None = None
         self._engine_task: asyncio.Task[None] | None = None
         self._in_flight: dict[str, threading.Event] = {}
+        self._idle_cancel = threading.Event()
+        self._idle_tasks: set[asyncio.Task[None]] = set()
 
     # settings ------------------------------------------------------------------------------
 
@@ -85,20 +98,29 @@ class FimServer(LanguageServer):
         self.engine, self.engine_error = engine, None
         progress.end(f"ready ({engine.template.name})")
 
-    # completion ----------------------------------------------------------------------------
+    # work ahead ----------------------------------------------------------------------------
 
-    def position_encoding(self) -> Encoding:
-        encoding = str(self.workspace.position_encoding or "utf-16")
-        return encoding if encoding in ("utf-8", "utf-32") else "utf-16"  # type: ignore[return-value]
+    def work_when_idle(self, job: IdleJob) -> None:
+        """Run ``job`` after a quiet moment, replacing any job not yet done."""
+        self._idle_cancel.set()
+        cancel = threading.Event()
+        self._idle_cancel = cancel
+        task = asyncio.get_running_loop().create_task(self._run_idle_job(job, cancel))
+        self._idle_tasks.add(task)
+        task.add_done_callback(self._idle_tasks.discard)
 
-    async def complete_at(
-        self, uri: str, position: types.Position
-    ) -> tuple[str, Completion] | None:
-        """The suggestion at ``position``; a newer request for the same ``uri`` cancels this one."""
+    async def _run_idle_job(self, job: IdleJob, cancel: threading.Event) -> None:
+        await asyncio.sleep(IDLE_WORK_DELAY_S)
         engine = self.engine
-        if engine is None:
-            log.info("request before the model is ready: empty answer (%s)", self.engine_error)
-            return None
+        if cancel.is_set() or engine is None:
+            return
+        try:
+            await asyncio.to_thread(job, engine, cancel)
+        except Exception:  # work ahead is optional; its faults must not reach the editor
+            log.exception("work ahead failed")
+
+    def document_request(self, uri: str, position: types.Position) -> CompletionRequest | None:
+        """The engine's view of ``uri`` with the cursor at ``position``; None when unusable."""
         document = self.workspace.get_text_document(uri)
         text = document.source
         if len(text) > MAX_DOCUMENT_CHARS or "\x00" in text:
@@ -111,9 +133,29 @@ class FimServer(LanguageServer):
         except PositionError as error:
             log.warning("bad position for %s: %s", uri, error)
             return None
-        request = CompletionRequest(text, offset, document.language_id, document.path)
+        return CompletionRequest(text, offset, document.language_id, document.path)
+
+    # completion ----------------------------------------------------------------------------
+
+    def position_encoding(self) -> Encoding:
+        encoding = str(self.workspace.position_encoding or "utf-16")
+        return encoding if encoding in ("utf-8", "utf-32") else "utf-16"  # type: ignore[return-value]
+
+    async def complete_at(
+        self, uri: str, position: types.Position
+    ) -> tuple[str, Completion] | None:
+        """The suggestion at ``position``; a newer request for the same ``uri`` cancels this one."""
+        self._idle_cancel.set()
+        engine = self.engine
+        if engine is None:
+            log.info("request before the model is ready: empty answer (%s)", self.engine_error)
+            return None
+        request = self.document_request(uri, position)
+        if request is None:
+            return None
         completion = await self._run_newest_wins(uri, engine, request)
-        return None if completion is None else (text, completion)
+        self.work_when_idle(partial(_after_answer, request, completion))
+        return None if completion is None else (request.text, completion)
 
     async def _run_newest_wins(
         self, uri: str, engine: CompletionEngine, request: CompletionRequest
@@ -130,6 +172,22 @@ class FimServer(LanguageServer):
         finally:
             if self._in_flight.get(uri) is cancel:
                 del self._in_flight[uri]
+
+
+def _after_answer(
+    request: CompletionRequest,
+    completion: Completion | None,
+    engine: CompletionEngine,
+    cancel: threading.Event,
+) -> None:
+    """Ahead of the next keystroke: the suggestion after accepting this one, or else the exact
+    prompt here (typing leaves the far suffix only approximately cached)."""
+    if completion is None:
+        engine.prefill(request, cancel)
+        return
+    accepted = request.text[: completion.start] + completion.text + request.text[completion.end :]
+    cursor = completion.start + len(completion.text)
+    engine.complete_ahead(replace(request, text=accepted, offset=cursor), cancel)
 
 
 class EngineProgress:

@@ -1,8 +1,9 @@
 """Answers without the model when the user is typing through a suggestion already shown.
 
-If the text before the cursor grew by exactly the characters the last suggestion started with,
+If the text before the cursor grew by exactly the characters a recent suggestion started with,
 and nothing after the cursor changed, the rest of that suggestion is still the model's answer.
-Also repeats a suggestion verbatim for an unchanged context (the editor asking again).
+Also repeats a suggestion verbatim for an unchanged context (the editor asking again), and
+holds the suggestion precomputed for the state after accepting the current one.
 """
 
 from __future__ import annotations
@@ -20,22 +21,39 @@ class CachedSuggestion:
 
 
 class SuggestionCache:
-    def __init__(self, capacity: int = 32) -> None:
-        self._entries: OrderedDict[str, CachedSuggestion] = OrderedDict()
+    """The most recent contexts, least recently used out first."""
+
+    def __init__(self, capacity: int = 16) -> None:
+        self._entries: OrderedDict[tuple[str, str, str], CachedSuggestion] = OrderedDict()
         self._capacity = capacity
 
     def remember(self, key: str, before: str, after: str, text: str, stop_reason: str) -> None:
-        self._entries[key] = CachedSuggestion(before, after, text, stop_reason)
-        self._entries.move_to_end(key)
+        self._entries[(key, before, after)] = CachedSuggestion(before, after, text, stop_reason)
+        self._entries.move_to_end((key, before, after))
         while len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
 
     def lookup(self, key: str, before: str, after: str) -> CachedSuggestion | None:
         """The remaining suggestion for this context, or ``None`` when the model must run."""
-        entry = self._entries.get(key)
-        if entry is None or after != entry.after or not before.startswith(entry.before):
-            return None
-        typed = before[len(entry.before) :]
-        if not entry.text.startswith(typed) or len(typed) >= len(entry.text):
-            return None
-        return CachedSuggestion(before, after, entry.text[len(typed) :], entry.stop_reason)
+        for (entry_key, _, _), entry in reversed(self._entries.items()):
+            rest = _rest_after_typing(entry, before, after) if entry_key == key else None
+            if rest is not None:
+                self._entries.move_to_end((entry_key, entry.before, entry.after))
+                return CachedSuggestion(before, after, rest, entry.stop_reason)
+        return None
+
+
+def _rest_after_typing(entry: CachedSuggestion, before: str, after: str) -> str | None:
+    """What is left of ``entry`` once ``before`` typed into it; None when it does not apply.
+
+    An empty answer is remembered for its own context only: once the user has typed a whole
+    suggestion, what comes next is unknown, not empty.
+    """
+    if after != entry.after or not before.startswith(entry.before):
+        return None
+    typed = before[len(entry.before) :]
+    if not typed:
+        return entry.text
+    if len(typed) < len(entry.text) and entry.text.startswith(typed):
+        return entry.text[len(typed) :]
+    return None

@@ -227,3 +227,72 @@ async def test_stats_count_model_runs_and_cache_answers(client: LanguageClient) 
     assert stats.modelRuns == 1
     assert stats.generatedTokens > 0
     assert 0 < stats.promptTokensEvaluated <= stats.promptTokens
+
+
+LONG_SUFFIX = "".join(
+    f"\n\ndef scaled_{n}(x: float, y: float) -> float:\n    return norm(x * {n}, y * {n})\n"
+    for n in range(2, 8)
+)
+
+
+async def stats_of(client: LanguageClient) -> object:
+    return await client.protocol.send_request_async("lspFim/stats", None)
+
+
+def type_text(client: LanguageClient, at: types.Position, text: str, version: int) -> None:
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=version),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(start=at, end=at), text=text
+                )
+            ],
+        )
+    )
+
+
+async def test_a_keystroke_evaluates_few_prompt_tokens(client: LanguageClient) -> None:
+    """The suffix after the cursor stays in the model's cache across keystrokes."""
+    open_document(client, NORM + LONG_SUFFIX)
+    await client.text_document_inline_completion_async(
+        inline_params(NORM_CURSOR, types.InlineCompletionTriggerKind.Invoked)
+    )
+    before = await stats_of(client)
+    type_text(client, NORM_CURSOR, "z", version=2)
+    typed = types.Position(line=NORM_CURSOR.line, character=NORM_CURSOR.character + 1)
+    await client.text_document_inline_completion_async(
+        inline_params(typed, types.InlineCompletionTriggerKind.Automatic)
+    )
+    after = await stats_of(client)
+    assert after.modelRuns == before.modelRuns + 1  # type: ignore[attr-defined]
+    prompt = after.promptTokens - before.promptTokens  # type: ignore[attr-defined]
+    evaluated = after.promptTokensEvaluated - before.promptTokensEvaluated  # type: ignore[attr-defined]
+    assert prompt > 150
+    assert 0 < evaluated <= 48
+
+
+async def test_the_suggestion_after_accepting_is_computed_ahead(client: LanguageClient) -> None:
+    open_document(client, NORM)
+    result = await client.text_document_inline_completion_async(
+        inline_params(NORM_CURSOR, types.InlineCompletionTriggerKind.Invoked)
+    )
+    assert isinstance(result, types.InlineCompletionList) and result.items
+    suggestion = result.items[0].insert_text
+    assert isinstance(suggestion, str)
+    for _ in range(300):  # the work ahead starts after a quiet moment
+        if (await stats_of(client)).backgroundRuns >= 1:  # type: ignore[attr-defined]
+            break
+        await asyncio.sleep(0.1)
+    type_text(client, NORM_CURSOR, suggestion, version=2)
+    accepted = apply_edit(NORM, NORM_CURSOR, NORM_CURSOR, suggestion)
+    lines = accepted[: accepted.index(suggestion) + len(suggestion)].split("\n")
+    cursor = types.Position(line=len(lines) - 1, character=len(lines[-1]))
+    runs_before = (await stats_of(client)).modelRuns  # type: ignore[attr-defined]
+    await client.text_document_inline_completion_async(
+        inline_params(cursor, types.InlineCompletionTriggerKind.Automatic)
+    )
+    stats = await stats_of(client)
+    assert stats.backgroundRuns >= 1  # type: ignore[attr-defined]
+    assert stats.modelRuns == runs_before  # type: ignore[attr-defined]
+    assert stats.requests == 2  # type: ignore[attr-defined]

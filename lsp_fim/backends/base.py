@@ -20,6 +20,8 @@ class GenerationRequest:
     max_tokens: int
     stop: tuple[str, ...]
     cancel: threading.Event
+    # Evaluate every changed prompt token, reusing nothing approximately (background work).
+    exact: bool = False
 
 
 @dataclass
@@ -56,6 +58,9 @@ class Backend(Protocol):
 
     def reset_cache(self) -> None:
         """Forget cached prompt state, so the next generation starts cold and reproducible."""
+
+    def prefill(self, prompt: str, cancel: threading.Event, stats: GenerationStats) -> bool:
+        """Evaluate ``prompt`` ahead of the request that will need it; False if cancelled."""
 
     def stream(self, request: GenerationRequest, stats: GenerationStats) -> Iterator[str]:
         """Yields text pieces as the model produces them; stops when ``request.cancel`` is set.

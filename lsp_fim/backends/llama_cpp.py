@@ -174,26 +174,25 @@ class LlamaCppBackend:
             if request.cancel.is_set():
                 return
             started = time.perf_counter()
-            evaluated = self._load_prompt(prompt, request.cancel, reuse_runs=True)
+            evaluated = self._load_prompt(prompt, request.cancel, reuse_runs=not request.exact)
             if evaluated is None:
                 return
             stats.prompt_tokens_evaluated = evaluated + 1
             yield from self._generate(prompt, max_tokens, request, stats, started)
 
-    def prefill(self, prompt_text: str, cancel: threading.Event) -> bool:
-        """Evaluate ``prompt_text`` exactly, ahead of the request that will need it.
+    def prefill(self, prompt: str, cancel: threading.Event, stats: GenerationStats) -> bool:
+        """Evaluate ``prompt`` exactly, ahead of the request that will need it.
 
         Gives way to any request (cancel is checked every batch) and leaves the cache as it
         was when it does; returns whether the prompt is now cached exactly.
         """
-        prompt, _ = self._prompt_tokens(prompt_text, 0)
+        tokens, _ = self._prompt_tokens(prompt, 0)
+        stats.prompt_tokens = len(tokens)
         with self._lock:
             if cancel.is_set():
                 return False
-            started = time.perf_counter()
-            evaluated = self._load_prompt(prompt, cancel, reuse_runs=False)
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            log.debug("prefill evaluated=%s in %.0f ms", evaluated, elapsed_ms)
+            evaluated = self._load_prompt(tokens, cancel, reuse_runs=False)
+            stats.prompt_tokens_evaluated = evaluated or 0
             return evaluated is not None
 
     def _load_prompt(
