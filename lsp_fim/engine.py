@@ -150,7 +150,7 @@ class CompletionEngine:
         background: bool = False,
     ) -> Completion | None:
         """The suggestion, possibly empty; None when cancelled or not wanted here."""
-        if not self.settings.language_enabled(request.language_id):
+        if cancel.is_set() or not self.settings.language_enabled(request.language_id):
             return None
         started = time.perf_counter()
         prefix, suffix = request.text[: request.offset], request.text[request.offset :]

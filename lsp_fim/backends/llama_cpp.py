@@ -3,7 +3,8 @@
 Prompts are tokenized here from the rendered template text (special tokens parsed), because
 llama-cpp-python's own ``suffix=`` FIM path hard-codes token ids that do not fit most models.
 One model serves one generation at a time; callers cancel through ``GenerationRequest.cancel``,
-which is checked after every token and every prompt batch.
+which is checked after every token; work ahead (``prefill``) also gives way between prompt
+batches.
 
 The KV cache is managed here rather than by llama-cpp-python (see ``kv_reuse``): changed prompt
 tokens are evaluated in a second sequence and only then swapped into the main one, because
@@ -34,6 +35,7 @@ DEFAULT_CONTEXT_TOKENS = 4096
 # waits little for an idle-time prefill to give way, large enough to keep batches efficient.
 PROMPT_BATCH_TOKENS = 32
 MAIN_SEQUENCE, ASIDE_SEQUENCE = 0, 1
+_NEVER_CANCELLED = threading.Event()
 
 
 class LlamaVocabulary:
@@ -166,6 +168,9 @@ class LlamaCppBackend:
         return prompt, room
 
     def stream(self, request: GenerationRequest, stats: GenerationStats) -> Iterator[str]:
+        """A superseded request still finishes its prompt (but generates nothing): the request
+        that superseded it is a keystroke later and shares all but a few tokens of it, so the
+        work is kept instead of started over on every keystroke."""
         prompt, max_tokens = self._prompt_tokens(request.prompt, request.max_tokens)
         if max_tokens == 0:
             raise BackendError("no room left to generate: lower prefixTokens/suffixTokens")
@@ -174,10 +179,11 @@ class LlamaCppBackend:
             if request.cancel.is_set():
                 return
             started = time.perf_counter()
-            evaluated = self._load_prompt(prompt, request.cancel, reuse_runs=not request.exact)
-            if evaluated is None:
+            evaluated = self._load_prompt(prompt, _NEVER_CANCELLED, reuse_runs=not request.exact)
+            stats.prompt_tokens_evaluated = (evaluated or 0) + 1
+            if request.cancel.is_set():
+                stats.prompt_ms = (time.perf_counter() - started) * 1000
                 return
-            stats.prompt_tokens_evaluated = evaluated + 1
             yield from self._generate(prompt, max_tokens, request, stats, started)
 
     def prefill(self, prompt: str, cancel: threading.Event, stats: GenerationStats) -> bool:
@@ -202,13 +208,16 @@ class LlamaCppBackend:
         cached = self._llama._input_ids.tolist()
         plan = plan_reuse(cached, prompt, reuse_runs)
         if not reuse_runs and self._exact_until < plan.keep:
-            plan = ReusePlan(self._exact_until, len(prompt) - 1, None)
+            plan = ReusePlan(self._exact_until, plan.end)
         if len(cached) + plan.fresh_tokens >= self.context_tokens:
             self._truncate(plan.keep)
-            plan = ReusePlan(plan.keep, plan.fresh_end, None)
-        if not self._evaluate_aside(prompt[plan.keep : plan.fresh_end], plan.keep, cancel):
+            plan = ReusePlan(plan.keep, plan.end)
+        start, stop = plan.fresh_before
+        if not self._evaluate_aside(prompt[start:stop], start, cancel):
             return None
         self._commit(plan)
+        start, stop = plan.fresh_after
+        self._evaluate_main(prompt[start:stop], start)
         self._remember(prompt, plan)
         return plan.fresh_tokens
 
@@ -216,6 +225,13 @@ class LlamaCppBackend:
         import llama_cpp
 
         return llama_cpp.llama_get_memory(self._llama._ctx.ctx)
+
+    def _evaluate_main(self, tokens: list[int], start: int) -> None:
+        """Decode ``tokens`` in the main sequence, right after its last position ``start - 1``."""
+        batch = self._llama._batch
+        for offset in range(0, len(tokens), PROMPT_BATCH_TOKENS):
+            batch.set_batch(tokens[offset : offset + PROMPT_BATCH_TOKENS], start + offset, False)
+            self._llama._ctx.decode(batch)
 
     def _evaluate_aside(self, tokens: list[int], start: int, cancel: threading.Event) -> bool:
         """Decode ``tokens`` at ``start`` in the aside sequence, which shares ``[0, start)``."""
@@ -251,10 +267,9 @@ class LlamaCppBackend:
             llama_cpp.llama_memory_seq_add(
                 memory, MAIN_SEQUENCE, run.old_start, run.old_end, run.shift
             )
-        if plan.fresh_tokens:
-            llama_cpp.llama_memory_seq_cp(
-                memory, ASIDE_SEQUENCE, MAIN_SEQUENCE, plan.keep, plan.fresh_end
-            )
+        start, stop = plan.fresh_before
+        if stop > start:
+            llama_cpp.llama_memory_seq_cp(memory, ASIDE_SEQUENCE, MAIN_SEQUENCE, start, stop)
             llama_cpp.llama_memory_seq_rm(memory, ASIDE_SEQUENCE, -1, -1)
 
     def _truncate(self, length: int) -> None:
@@ -267,11 +282,10 @@ class LlamaCppBackend:
     def _remember(self, prompt: list[int], plan: ReusePlan) -> None:
         """Tell llama-cpp-python what the main sequence now holds, so ``generate`` only has
         the prompt's last token left to decode."""
-        end = len(prompt) - 1
-        self._llama.input_ids[:end] = prompt[:end]
-        self._llama.n_tokens = end
+        self._llama.input_ids[: plan.end] = prompt[: plan.end]
+        self._llama.n_tokens = plan.end
         if self._exact_until >= plan.keep:
-            self._exact_until = plan.fresh_end
+            self._exact_until = plan.fresh_before[1]
 
     def _generate(
         self,
