@@ -463,6 +463,7 @@ class Keystroke:
     superseded_at: float | None = None
     suggestion: str | None = None
     error: str | None = None
+    from_cache: bool | None = None
 
     @property
     def answered(self) -> bool:
@@ -498,6 +499,8 @@ class Typist:
         self._version = 0
         self.keystrokes: list[Keystroke] = []
         self._pending: Keystroke | None = None
+        self._from_cache_seen = 0
+        self._cache_checks: list[asyncio.Task[None]] = []
 
     async def type_file(self, corpus_file: CorpusFile, lines: Sequence[TypedLine]) -> None:
         uri = (CORPUS_DIR / corpus_file.name).as_uri()
@@ -545,7 +548,7 @@ class Typist:
             "context": {"triggerKind": 2},
         }
         stroke.request_id, future = self._lsp.send_request("textDocument/inlineCompletion", params)
-        future.add_done_callback(lambda done: _record_answer(stroke, done.result()))
+        future.add_done_callback(lambda done: self._on_answer(stroke, done.result()))
         self.keystrokes.append(stroke)
         self._pending = stroke
         return stroke
@@ -562,6 +565,25 @@ class Typist:
             "textDocument/didChange",
             {"textDocument": {"uri": uri, "version": self._version}, "contentChanges": [change]},
         )
+
+    def _on_answer(self, stroke: Keystroke, response: Response) -> None:
+        _record_answer(stroke, response)
+        if stroke.superseded_at is None:
+            task = asyncio.get_running_loop().create_task(self._check_cache(stroke))
+            self._cache_checks.append(task)
+
+    async def _check_cache(self, stroke: Keystroke) -> None:
+        """Whether this answer came from the typed-through cache: the server's cache counter
+        grew since the previous answer (stats answers arrive in the order they were asked)."""
+        try:
+            stats = await self._lsp.request(STATS_REQUEST, None, timeout=30)
+        except (RuntimeError, TimeoutError):
+            return
+        seen = int(stats.get("fromCache", 0))
+        stroke.from_cache, self._from_cache_seen = seen > self._from_cache_seen, seen
+
+    async def finish(self) -> None:
+        await asyncio.gather(*self._cache_checks)
 
     async def _wait_for_answer(self, stroke: Keystroke, at_least_s: float) -> None:
         """Wait ``at_least_s`` (reading the suggestion), longer while it is still coming."""
@@ -621,6 +643,7 @@ async def run_replay(
             )
             await typist.type_file(corpus_file, trace[corpus_file.name])
         await _settle(typist.keystrokes)
+        await typist.finish()
         counters = await _server_counters(lsp, log_file)
         peak = peak_rss_kib(Path(f"/proc/{lsp.process.pid}/status").read_text())
     finally:
@@ -655,6 +678,7 @@ class BenchState:
     offset: int
     server_suggestion: str
     server_latency_ms: float
+    server_from_cache: bool | None = None
     prefix: str = ""
     suffix: str = ""
     prompt: str = ""
@@ -667,7 +691,15 @@ class BenchState:
 def sample_states(keystrokes: Sequence[Keystroke], count: int) -> list[BenchState]:
     answered = [k for k in keystrokes if k.answered]
     return [
-        BenchState(k.file, k.language_id, k.text, k.offset, k.suggestion or "", k.latency_ms or 0.0)
+        BenchState(
+            k.file,
+            k.language_id,
+            k.text,
+            k.offset,
+            k.suggestion or "",
+            k.latency_ms or 0.0,
+            k.from_cache,
+        )
         for k in evenly_sample(answered, count)
     ]
 
@@ -1014,7 +1046,11 @@ def _source(source: dict[str, Any] | None) -> str:
 def _agreement(agreement: dict[str, Any]) -> str:
     if not agreement:
         return "not measured"
-    return f"{agreement['agreed']}/{agreement['states']} ({_share(agreement['share'])}) exact match"
+    parts = [f"{agreement['agreed']}/{agreement['states']} ({_share(agreement['share'])})"]
+    for key, label in (("model_answers", "model answers"), ("cache_answers", "cache answers")):
+        if part := agreement.get(key):
+            parts.append(f"{label} {part['agreed']}/{part['states']}")
+    return parts[0] + " exact match" + "".join(f"; {p}" for p in parts[1:])
 
 
 def _counters(counters: dict[str, Any]) -> str:
@@ -1034,13 +1070,22 @@ def _counters(counters: dict[str, Any]) -> str:
 # --- putting it together ----------------------------------------------------------------------
 
 
+def cache_share(answered: Sequence[Keystroke], counters: ServerCounters) -> float | None:
+    """Per answer when the server told us (``lspFim/stats`` after each one), else estimated
+    from the totals (a cache answer takes a millisecond, so it is never superseded)."""
+    known = [k.from_cache for k in answered if k.from_cache is not None]
+    if known:
+        return sum(known) / len(known)
+    return min(1.0, counters.from_cache / len(answered)) if answered else None
+
+
 def ours_row(replay: ReplayResult) -> dict[str, Any]:
     answered = [k for k in replay.keystrokes if k.answered]
     counters = replay.counters
     return {
         "name": "lsp-fim",
         "latency": asdict(summarize([k.latency_ms or 0.0 for k in answered])),
-        "cache_share": min(1.0, counters.from_cache / len(answered)) if answered else None,
+        "cache_share": cache_share(answered, counters),
         "prompt_tokens_evaluated_per_run": per(
             counters.prompt_tokens_evaluated, counters.model_runs
         ),
@@ -1289,6 +1334,7 @@ def _keystroke_json(stroke: Keystroke) -> dict[str, Any]:
         "superseded": stroke.superseded_at is not None,
         "first_after_open": stroke.first_after_open,
         "ends_line": stroke.ends_line,
+        "from_cache": stroke.from_cache,
         "suggestion": stroke.suggestion,
         "error": stroke.error,
     }
@@ -1323,16 +1369,31 @@ def _baselines(
 def _agreement_report(settings: Settings, states: Sequence[BenchState]) -> dict[str, Any]:
     print(f"agreement: {len(states)} states on a cold cache", flush=True)
     cold = cold_suggestions(settings, states)
-    agreed = sum(
-        1 for state, text in zip(states, cold, strict=True) if text == state.server_suggestion
-    )
+    return agreement_report(states, cold)
+
+
+def agreement_report(states: Sequence[BenchState], cold: Sequence[str]) -> dict[str, Any]:
+    """Split by where the server's answer came from: a typed-through cache answer is the rest
+    of an older generation, which a fresh one at the new state need not repeat."""
+    pairs = list(zip(states, cold, strict=True))
+
+    def count(selected: list[tuple[BenchState, str]]) -> dict[str, Any]:
+        agreed = sum(1 for state, text in selected if text == state.server_suggestion)
+        return {"states": len(selected), "agreed": agreed, "share": per(agreed, len(selected))}
+
     return {
-        "states": len(cold),
-        "agreed": agreed,
-        "share": agreed / len(cold) if cold else None,
+        **count(pairs),
+        "model_answers": count([p for p in pairs if p[0].server_from_cache is False]),
+        "cache_answers": count([p for p in pairs if p[0].server_from_cache]),
         "disagreeing": [
-            {"file": s.file, "offset": s.offset, "server": s.server_suggestion, "cold": text}
-            for s, text in zip(states, cold, strict=True)
+            {
+                "file": s.file,
+                "offset": s.offset,
+                "from_cache": s.server_from_cache,
+                "server": s.server_suggestion,
+                "cold": text,
+            }
+            for s, text in pairs
             if text != s.server_suggestion
         ],
     }

@@ -285,3 +285,26 @@ def test_markdown_report_has_every_row_and_the_headline_numbers() -> None:
     assert "end of each line, where the user pauses: p50 350 ms" in markdown
     assert "420, - ms" in markdown
     json.dumps(report)  # the same dictionary is written as JSON
+
+
+def _state(suggestion: str, from_cache: bool | None) -> Any:
+    return lb.BenchState("a.py", "python", "text", 1, suggestion, 5.0, from_cache)
+
+
+def test_agreement_is_split_by_where_the_answer_came_from() -> None:
+    states = [_state("x", False), _state("y", False), _state("z", True), _state("w", None)]
+    report = lb.agreement_report(states, ["x", "other", "z", "w"])
+    assert (report["agreed"], report["states"]) == (3, 4)
+    assert (report["model_answers"]["agreed"], report["model_answers"]["states"]) == (1, 2)
+    assert (report["cache_answers"]["agreed"], report["cache_answers"]["states"]) == (1, 1)
+    assert [d["cold"] for d in report["disagreeing"]] == ["other"]
+    assert "3/4 (75 %) exact match; model answers 1/2; cache answers 1/1" in lb._agreement(report)
+
+
+def test_cache_share_prefers_per_answer_knowledge() -> None:
+    answered = [_stroke(0.0, 0.1), _stroke(1.0, 1.001), _stroke(2.0, 2.001)]
+    counters = lb.ServerCounters(from_cache=1)
+    assert lb.cache_share(answered, counters) == pytest.approx(1 / 3)
+    answered[1].from_cache, answered[2].from_cache = True, True
+    answered[0].from_cache = False
+    assert lb.cache_share(answered, counters) == pytest.approx(2 / 3)
