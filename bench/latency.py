@@ -912,6 +912,25 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("llama-server did not become healthy")
 
 
+def _infill(url: str, state: BenchState, settings: Settings, result: BaselineResult) -> None:
+    payload = {
+        "input_prefix": state.prefix,
+        "input_suffix": state.suffix,
+        "n_predict": settings.max_tokens,
+        "temperature": 0,
+        "top_k": 1,
+        "cache_prompt": True,
+        "stream": False,
+    }
+    started = time.perf_counter()
+    answer = _http_json(url + "/infill", payload)
+    result.latencies_ms.append((time.perf_counter() - started) * 1000)
+    timings = answer.get("timings", {})
+    result.prompt_tokens += int(answer.get("tokens_evaluated", 0))
+    result.prompt_tokens_evaluated += int(timings.get("prompt_n", 0))
+    result.generated_tokens += int(timings.get("predicted_n", answer.get("tokens_predicted", 0)))
+
+
 def run_llama_server(
     binary: str,
     model: Path,
@@ -925,24 +944,11 @@ def run_llama_server(
     result = BaselineResult("llama-server")
     with llama_server(binary, model, threads, log_file) as url:
         for state in states:
-            payload = {
-                "input_prefix": state.prefix,
-                "input_suffix": state.suffix,
-                "n_predict": settings.max_tokens,
-                "temperature": 0,
-                "top_k": 1,
-                "cache_prompt": True,
-                "stream": False,
-            }
-            started = time.perf_counter()
-            answer = _http_json(url + "/infill", payload)
-            result.latencies_ms.append((time.perf_counter() - started) * 1000)
-            timings = answer.get("timings", {})
-            result.prompt_tokens += int(answer.get("tokens_evaluated", 0))
-            result.prompt_tokens_evaluated += int(timings.get("prompt_n", 0))
-            result.generated_tokens += int(
-                timings.get("predicted_n", answer.get("tokens_predicted", 0))
-            )
+            try:
+                _infill(url, state, settings, result)
+            except OSError as error:  # a time-out included: keep the states already timed
+                result.notes.append(f"stopped after {len(result.latencies_ms)} states: {error}")
+                break
     result.notes.append(f"{binary}; /infill cache_prompt=true, --cache-reuse 256")
     return result
 
