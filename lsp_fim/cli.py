@@ -97,6 +97,8 @@ def _complete(args: argparse.Namespace) -> int:
     settings = Settings(model=args.model, template=args.template, scope_stop=not args.no_scope_stop)
     if args.max_tokens:
         settings = replace(settings, max_tokens=args.max_tokens)
+    if args.max_generate_ms is not None:
+        settings = replace(settings, max_generate_ms=args.max_generate_ms)
     engine = load_engine(settings, progress=None)
     request = CompletionRequest(text, offset, language_id_for_path(str(path)), str(path.resolve()))
     completion = engine.complete(request)
@@ -146,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("--model", help="GGUF path, known name or hub repo id")
     complete.add_argument("--template", help="FIM template name or .toml file (default: auto)")
     complete.add_argument("--max-tokens", type=int, help="most tokens to generate (default 128)")
+    complete.add_argument(
+        "--max-generate-ms",
+        type=int,
+        help="stop generating after this many ms, keeping whole lines (default 700; 0: no limit)",
+    )
     complete.add_argument("--no-scope-stop", action="store_true", help="disable the scope stop")
     complete.set_defaults(handler=_complete)
 

@@ -19,6 +19,9 @@ class Settings:
     model: str | None = None
     template: str | None = None
     max_tokens: int = 128
+    # Generation stops after this long (0: no limit), keeping the whole lines written so far:
+    # a late suggestion is worth less than a shorter one, and accepting it brings the rest.
+    max_generate_ms: int = 700
     prefix_tokens: int = 1024
     suffix_tokens: int = 256
     scope_stop: bool = True
@@ -84,6 +87,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "model": _optional_text,
     "template": _optional_text,
     "max_tokens": _positive_int,
+    "max_generate_ms": _non_negative_int,
     "prefix_tokens": _positive_int,
     "suffix_tokens": _non_negative_int,
     "scope_stop": _boolean,

@@ -24,9 +24,10 @@ from lsp_fim.templates import FimTemplate
 
 log = logging.getLogger(__name__)
 
-# Window edges move by this many lines (prefix, suffix). A prefix edge move costs a full prompt
-# evaluation, so it moves rarely; at the suffix end moves are rare anyway, so it stays fine.
-STABLE_EDGE_STEP = (32, 8)
+# Window edges move by this many lines (prefix, suffix): a move costs the evaluation of the
+# text after the cursor (the prefix itself moves in the KV cache), and coarser steps cost
+# context (up to a step of lines less than the budget allows).
+STABLE_EDGE_STEP = (16, 8)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,22 @@ class EngineCounters:
         self.prompt_tokens += stats.prompt_tokens
         self.prompt_tokens_evaluated += stats.prompt_tokens_evaluated
         self.generated_tokens += stats.generated_tokens
+
+
+class GenerationDeadline:
+    """Starts counting at the first generated piece, so a long prompt does not eat into it."""
+
+    def __init__(self, limit_s: float) -> None:
+        self._limit_s = limit_s
+        self._first_piece_at: float | None = None
+        self.passed = False
+
+    def reached(self) -> bool:
+        now = time.perf_counter()
+        if self._first_piece_at is None:
+            self._first_piece_at = now
+        self.passed = now - self._first_piece_at > self._limit_s
+        return self.passed
 
 
 class CompletionEngine:
@@ -176,10 +193,11 @@ class CompletionEngine:
         )
         generated = ""
         decision: StopDecision | None = None
+        deadline = self._generation_deadline(background)
         for piece in self.backend.stream(generation, stats):
             generated += piece
             decision = guard.feed(generated)
-            if decision is not None:
+            if decision is not None or deadline.reached():
                 break
         self.counters.count_model_run(stats, background)
         if cancel.is_set():
@@ -194,7 +212,7 @@ class CompletionEngine:
         if decision is None:
             ended = (
                 StopReason.MAX_TOKENS
-                if stats.generated_tokens >= self.settings.max_tokens
+                if stats.generated_tokens >= self.settings.max_tokens or deadline.passed
                 else StopReason.EOS
             )
             decision = guard.finish(generated, ended)
@@ -219,6 +237,10 @@ class CompletionEngine:
         )
         self._suggestions.remember(cache_key, prefix, suffix, text, decision.reason)
         return Completion(text, request.offset, request.offset, decision.reason, stats, total_ms)
+
+    def _generation_deadline(self, background: bool) -> GenerationDeadline:
+        limit_ms = 0 if background else self.settings.max_generate_ms
+        return GenerationDeadline(limit_ms / 1000 if limit_ms else float("inf"))
 
     def _prompt(self, request: CompletionRequest) -> str:
         window = request_window(request, self.settings, self.backend.count_tokens)

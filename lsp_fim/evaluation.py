@@ -554,7 +554,7 @@ def _sample_size(args: argparse.Namespace, dataset: str) -> int | None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings(model=args.model)
+    settings = Settings(model=args.model, max_generate_ms=0)
     return replace(settings, threads=args.threads) if args.threads else settings
 
 

@@ -6,13 +6,12 @@ import argparse
 import gzip
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from scripted import PlainTemplate, ScriptedBackend
 
 from lsp_fim import evaluation
-from lsp_fim.backends.base import GenerationRequest, GenerationStats
 from lsp_fim.config import Settings
 from lsp_fim.engine import CompletionEngine
 from lsp_fim.evaluation import (
@@ -35,40 +34,6 @@ from lsp_fim.evaluation import (
 
 CHECK = "\n\ndef check(candidate):\n    assert candidate(2) == 4\n\ncheck(double)\n"
 DOUBLE = Task("double", "python", "def double(x):\n", "", "    return 2 * x\n", CHECK)
-
-
-class ScriptedBackend:
-    """Answers every prompt that contains one of ``answers``' keys with that key's pieces."""
-
-    vocabulary = None
-
-    def __init__(self, answers: dict[str, list[str]]) -> None:
-        self.answers = answers
-        self.resets = 0
-
-    def reset_cache(self) -> None:
-        self.resets += 1
-
-    def count_tokens(self, text: str) -> int:
-        return len(text) // 4
-
-    def stream(self, request: GenerationRequest, stats: GenerationStats) -> Iterator[str]:
-        stats.prompt_tokens = stats.prompt_tokens_evaluated = self.count_tokens(request.prompt)
-        pieces = next(
-            (pieces for marker, pieces in self.answers.items() if marker in request.prompt), []
-        )
-        for piece in pieces:
-            stats.generated_tokens += 1
-            yield piece
-
-
-class PlainTemplate:
-    name = "plain"
-    stop: tuple[str, ...] = ()
-    special_tokens: tuple[str, ...] = ()
-
-    def render(self, prefix: str, suffix: str, path: str | None = None) -> str:
-        return f"<pre>{prefix}<suf>{suffix}<mid>"
 
 
 def scripted_engine(answers: dict[str, list[str]]) -> CompletionEngine:

@@ -22,7 +22,7 @@ JSON_LOAD = (
 
 @pytest.fixture(scope="module")
 def engine(model_path: Path) -> CompletionEngine:
-    return load_engine(Settings(model=str(model_path), max_tokens=128))
+    return load_engine(Settings(model=str(model_path), max_tokens=128, max_generate_ms=0))
 
 
 def complete(

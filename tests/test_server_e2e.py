@@ -21,6 +21,8 @@ NORM = "import math\n\n\ndef norm(x: float, y: float) -> float:\n    \n    retur
 NORM_CURSOR = types.Position(line=4, character=4)
 URI = "file:///tmp/lsp_fim_e2e/norm.py"
 READY_TIMEOUT_S = 600
+# Answers must not depend on how busy the machine is: no generation time limit.
+NO_CLOCK = {"maxTokens": 64, "maxGenerateMs": 0}
 
 
 def server_env() -> dict[str, str]:
@@ -42,7 +44,7 @@ async def client(lsp_client: LanguageClient) -> AsyncIterator[None]:
     capabilities.text_document.inline_completion = types.InlineCompletionClientCapabilities()
     lsp_client.initialize_result = await lsp_client.initialize_session(  # type: ignore[attr-defined]
         types.InitializeParams(
-            capabilities=capabilities, initialization_options={"lspFim": {"maxTokens": 64}}
+            capabilities=capabilities, initialization_options={"lspFim": NO_CLOCK}
         )
     )
     await wait_until_ready(lsp_client)

@@ -109,7 +109,7 @@ local function phase1()
 
   vim.o.showmode = false -- no "-- INSERT --" on stdout
   vim.opt.shortmess:append('c') -- nor "The only match"
-  vim.g.lsp_fim = { cmd = cmd, settings = { maxTokens = 64 } }
+  vim.g.lsp_fim = { cmd = cmd, settings = { maxTokens = 64, maxGenerateMs = 0 } }
   dofile(config)
   vim.lsp.config('lsp_fim', {
     on_exit = function(code, signal)

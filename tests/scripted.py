@@ -1,0 +1,49 @@
+"""A backend and a template with no model behind them, for engine-level tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+from lsp_fim.backends.base import GenerationRequest, GenerationStats
+
+
+class ScriptedBackend:
+    """Answers every prompt that contains one of ``answers``' keys with that key's pieces."""
+
+    vocabulary = None
+
+    def __init__(self, answers: dict[str, list[str]], seconds_per_piece: float = 0.0) -> None:
+        self.answers = answers
+        self.resets = 0
+        self.seconds_per_piece = seconds_per_piece
+
+    def reset_cache(self) -> None:
+        self.resets += 1
+
+    def count_tokens(self, text: str) -> int:
+        return len(text) // 4
+
+    def stream(self, request: GenerationRequest, stats: GenerationStats) -> Iterator[str]:
+        stats.prompt_tokens = stats.prompt_tokens_evaluated = self.count_tokens(request.prompt)
+        pieces = next(
+            (pieces for marker, pieces in self.answers.items() if marker in request.prompt), []
+        )
+        for piece in pieces:
+            time.sleep(self.seconds_per_piece)
+            stats.generated_tokens += 1
+            yield piece
+
+    def prefill(self, prompt: str, cancel: threading.Event, stats: GenerationStats) -> bool:
+        stats.prompt_tokens = stats.prompt_tokens_evaluated = self.count_tokens(prompt)
+        return not cancel.is_set()
+
+
+class PlainTemplate:
+    name = "plain"
+    stop: tuple[str, ...] = ()
+    special_tokens: tuple[str, ...] = ()
+
+    def render(self, prefix: str, suffix: str, path: str | None = None) -> str:
+        return f"<pre>{prefix}<suf>{suffix}<mid>"

@@ -1,0 +1,64 @@
+"""The engine's own decisions, on a scripted backend: time limit, cache, work ahead."""
+
+from __future__ import annotations
+
+import threading
+
+from scripted import PlainTemplate, ScriptedBackend
+
+from lsp_fim.config import Settings
+from lsp_fim.engine import CompletionEngine, CompletionRequest
+from lsp_fim.scope import StopReason
+
+LINES = ["x = 1\n", "y = 2\n", "z = 3\n", "w = 4\n"]
+
+
+def engine_with(settings: Settings, seconds_per_piece: float = 0.0) -> CompletionEngine:
+    backend = ScriptedBackend({"def f": LINES}, seconds_per_piece)
+    return CompletionEngine(backend, PlainTemplate(), settings)
+
+
+def request() -> CompletionRequest:
+    text = "def f():\n    pass\n\n"
+    return CompletionRequest(text, len(text), "python", "/tmp/f.py")
+
+
+def test_generation_time_limit_keeps_the_whole_lines_written() -> None:
+    engine = engine_with(Settings(max_generate_ms=1), seconds_per_piece=0.05)
+    completion = engine.complete(request())
+    assert completion is not None
+    # Cut as at the token limit: where the code written so far ends cleanly.
+    assert completion.stop_reason in (StopReason.MAX_TOKENS, StopReason.PARSE_CLEAN)
+    assert completion.stats.generated_tokens < len(LINES)
+    assert completion.text in ("x = 1", "x = 1\ny = 2", "x = 1\ny = 2\nz = 3")
+
+
+def test_without_a_time_limit_the_model_runs_to_its_end() -> None:
+    completion = engine_with(Settings(max_generate_ms=0), 0.01).complete(request())
+    assert completion is not None and completion.stats.generated_tokens == len(LINES)
+
+
+def test_the_suggestion_computed_ahead_answers_from_the_cache() -> None:
+    engine = engine_with(Settings())
+    ahead = request()
+    engine.complete_ahead(ahead, threading.Event())
+    assert engine.counters.background_runs == 1
+    completion = engine.complete(ahead)
+    assert completion is not None and completion.from_cache
+    assert engine.counters.model_runs == 0
+
+
+def test_a_cancelled_request_never_reaches_the_model() -> None:
+    engine = engine_with(Settings())
+    cancel = threading.Event()
+    cancel.set()
+    assert engine.complete(request(), cancel) is None
+    assert engine.counters.model_runs == 0
+
+
+def test_prefill_is_counted_as_background_work() -> None:
+    engine = engine_with(Settings())
+    engine.prefill(request(), threading.Event())
+    assert engine.counters.background_runs == 1
+    assert engine.counters.background_tokens_evaluated > 0
+    assert engine.counters.requests == 0
