@@ -189,7 +189,7 @@ class CompletionEngine:
         guard = make_guard(mode, language, prefix, suffix)
         stats = GenerationStats()
         generation = GenerationRequest(
-            prompt, self.settings.max_tokens, self.template.stop, cancel, exact=background
+            prompt, self.settings.max_tokens, self.template.stop, cancel, background=background
         )
         generated = ""
         decision: StopDecision | None = None

@@ -20,8 +20,9 @@ class GenerationRequest:
     max_tokens: int
     stop: tuple[str, ...]
     cancel: threading.Event
-    # Evaluate every changed prompt token, reusing nothing approximately (background work).
-    exact: bool = False
+    # Work ahead of the editor: every changed prompt token is evaluated (nothing reused
+    # approximately), and cancelling also abandons the prompt between batches.
+    background: bool = False
 
 
 @dataclass

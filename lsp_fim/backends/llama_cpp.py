@@ -168,9 +168,10 @@ class LlamaCppBackend:
         return prompt, room
 
     def stream(self, request: GenerationRequest, stats: GenerationStats) -> Iterator[str]:
-        """A superseded request still finishes its prompt (but generates nothing): the request
-        that superseded it is a keystroke later and shares all but a few tokens of it, so the
-        work is kept instead of started over on every keystroke."""
+        """A superseded editor request still finishes its prompt (but generates nothing): the
+        request that superseded it is a keystroke later and shares all but a few tokens of it,
+        so the work is kept instead of started over on every keystroke. Background work gives
+        way at once."""
         prompt, max_tokens = self._prompt_tokens(request.prompt, request.max_tokens)
         if max_tokens == 0:
             raise BackendError("no room left to generate: lower prefixTokens/suffixTokens")
@@ -179,8 +180,11 @@ class LlamaCppBackend:
             if request.cancel.is_set():
                 return
             started = time.perf_counter()
-            evaluated = self._load_prompt(prompt, _NEVER_CANCELLED, reuse_runs=not request.exact)
-            stats.prompt_tokens_evaluated = (evaluated or 0) + 1
+            give_way = request.cancel if request.background else _NEVER_CANCELLED
+            evaluated = self._load_prompt(prompt, give_way, reuse_runs=not request.background)
+            if evaluated is None:
+                return
+            stats.prompt_tokens_evaluated = evaluated + 1
             if request.cancel.is_set():
                 stats.prompt_ms = (time.perf_counter() - started) * 1000
                 return
