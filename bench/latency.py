@@ -29,14 +29,15 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import lsp_fim
-from lsp_fim.config import Settings
-from lsp_fim.context import build_window
+from lsp_fim.backends.kv_reuse import common_prefix_length
+from lsp_fim.config import Settings, wire_name
+from lsp_fim.engine import CompletionRequest, EngineCounters, request_window
 from lsp_fim.languages import language_id_for_path
 from lsp_fim.templates import FimTemplate, detect_template, load_template
 
@@ -221,71 +222,11 @@ def per(total: int | None, count: int | None) -> float | None:
 # --- server counters: lspFim/stats, or the log when the request does not exist ----------------
 
 
-@dataclass(frozen=True)
-class ServerCounters:
-    """Cumulative since the server started; the field names are ``lspFim/stats``'s."""
-
-    requests: int = 0
-    from_cache: int = 0
-    cancelled: int = 0
-    empty: int = 0
-    model_runs: int = 0
-    prompt_tokens: int = 0
-    prompt_tokens_evaluated: int = 0
-    generated_tokens: int = 0
-    source: str = STATS_REQUEST
-
-
-_WIRE_COUNTERS = {
-    "requests": "requests",
-    "fromCache": "from_cache",
-    "cancelled": "cancelled",
-    "empty": "empty",
-    "modelRuns": "model_runs",
-    "promptTokens": "prompt_tokens",
-    "promptTokensEvaluated": "prompt_tokens_evaluated",
-    "generatedTokens": "generated_tokens",
-}
-
-
-def counters_from_stats(stats: dict[str, Any]) -> ServerCounters:
-    values: dict[str, Any] = {
-        name: int(stats.get(wire, 0)) for wire, name in _WIRE_COUNTERS.items()
-    }
-    return ServerCounters(**values)
-
-
-_COMPLETE_LINE = re.compile(r"complete path=.* prompt_tokens=(\d+) evaluated=(\d+) generated=(\d+)")
-_CANCELLED_LINE = re.compile(r"cancelled path=.* generated=(\d+)")
-
-
-def counters_from_log(log_text: str) -> ServerCounters:
-    """The same totals from the engine's log lines, for servers without ``lspFim/stats``.
-    Prompt tokens of cancelled runs are not logged, so those runs count generated tokens only."""
-    totals = dict.fromkeys(("from_cache", "cancelled", "model_runs", "prompt", "evaluated"), 0)
-    generated = 0
-    for line in log_text.splitlines():
-        if " from cache " in line:
-            totals["from_cache"] += 1
-        elif match := _COMPLETE_LINE.search(line):
-            totals["model_runs"] += 1
-            totals["prompt"] += int(match[1])
-            totals["evaluated"] += int(match[2])
-            generated += int(match[3])
-        elif match := _CANCELLED_LINE.search(line):
-            totals["cancelled"] += 1
-            totals["model_runs"] += 1
-            generated += int(match[1])
-    return ServerCounters(
-        requests=totals["from_cache"] + totals["model_runs"],
-        from_cache=totals["from_cache"],
-        cancelled=totals["cancelled"],
-        model_runs=totals["model_runs"],
-        prompt_tokens=totals["prompt"],
-        prompt_tokens_evaluated=totals["evaluated"],
-        generated_tokens=generated,
-        source="log",
-    )
+def counters_from_stats(stats: dict[str, Any]) -> EngineCounters:
+    """``lspFim/stats`` (camelCase) back into the engine's own counters."""
+    names = {wire_name(counter.name): counter.name for counter in fields(EngineCounters)}
+    known = {names[key]: int(value) for key, value in stats.items() if key in names}
+    return EngineCounters(**known)
 
 
 def peak_rss_kib(status_text: str) -> int | None:
@@ -612,7 +553,7 @@ async def _sleep_until(moment: float) -> None:
 @dataclass
 class ReplayResult:
     keystrokes: list[Keystroke]
-    counters: ServerCounters
+    counters: EngineCounters
     peak_rss_kib: int | None
     load_s: float
 
@@ -644,7 +585,7 @@ async def run_replay(
             await typist.type_file(corpus_file, trace[corpus_file.name])
         await _settle(typist.keystrokes)
         await typist.finish()
-        counters = await _server_counters(lsp, log_file)
+        counters = await _server_counters(lsp)
         peak = peak_rss_kib(Path(f"/proc/{lsp.process.pid}/status").read_text())
     finally:
         await lsp.shutdown()
@@ -658,11 +599,8 @@ async def _settle(keystrokes: Sequence[Keystroke]) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _server_counters(lsp: LspConnection, log_file: Path) -> ServerCounters:
-    try:
-        return counters_from_stats(await lsp.request(STATS_REQUEST, None, timeout=10))
-    except (RuntimeError, TimeoutError):
-        return counters_from_log(log_file.read_text(encoding="utf-8", errors="replace"))
+async def _server_counters(lsp: LspConnection) -> EngineCounters:
+    return counters_from_stats(await lsp.request(STATS_REQUEST, None, timeout=10))
 
 
 # --- document states shared by the baselines --------------------------------------------------
@@ -710,12 +648,11 @@ def with_prompts(
     template: FimTemplate,
     count_tokens: Callable[[str], int],
 ) -> list[BenchState]:
-    """The engine's windows and prompt for each state (``CompletionEngine._prompt``'s steps)."""
+    """The server's windows and prompt for each state (``CompletionEngine._prompt``'s steps)."""
     result = []
     for state in states:
-        window = build_window(
-            state.text, state.offset, settings.prefix_tokens, settings.suffix_tokens, count_tokens
-        )
+        request = CompletionRequest(state.text, state.offset, state.language_id, state.path)
+        window = request_window(request, settings, count_tokens)
         prompt = template.render(window.prefix, window.suffix, path=state.path)
         result.append(
             BenchState(
@@ -779,15 +716,6 @@ def token_counter(llama: Any) -> Callable[[str], int]:
     return count
 
 
-def common_prefix(left: Sequence[int], right: Sequence[int]) -> int:
-    count = 0
-    for a, b in zip(left, right, strict=False):
-        if a != b:
-            break
-        count += 1
-    return count
-
-
 def run_naive(
     model: Path,
     threads: int,
@@ -805,17 +733,36 @@ def run_naive(
     result.notes.append("prompt passed as tokens (special tokens parsed), as the server does")
     for state in states:
         tokens = llama.tokenize(state.prompt.encode("utf-8"), add_bos=False, special=True)
-        reused = common_prefix(list(llama._input_ids), tokens)
+        reused = common_prefix_length(list(llama._input_ids), tokens)
         started = time.perf_counter()
-        output = llama.create_completion(
-            tokens, max_tokens=settings.max_tokens, temperature=0.0, stop=list(template.stop)
+        chunks = llama.create_completion(
+            tokens,
+            max_tokens=settings.max_tokens,
+            temperature=0.0,
+            stop=list(template.stop),
+            stream=True,
         )
+        result.generated_tokens += _stream_within(chunks, settings.max_generate_ms)
         result.latencies_ms.append((time.perf_counter() - started) * 1000)
         result.prompt_tokens += len(tokens)
         result.prompt_tokens_evaluated += len(tokens) - min(reused, len(tokens) - 1)
-        result.generated_tokens += int(output["usage"]["completion_tokens"])
     del llama
     return result
+
+
+def _stream_within(chunks: Iterator[Any], limit_ms: int) -> int:
+    """Reads a streamed completion, stopping ``limit_ms`` after its first piece as the server
+    does (``maxGenerateMs``); returns the pieces read."""
+    first_at, count = None, 0
+    for _ in chunks:
+        count += 1
+        first_at = first_at or time.perf_counter()
+        if limit_ms and (time.perf_counter() - first_at) * 1000 > limit_ms:
+            break
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
+    return count
 
 
 def cold_suggestions(settings: Settings, states: Sequence[BenchState]) -> list[str]:
@@ -921,6 +868,8 @@ def _infill(url: str, state: BenchState, settings: Settings, result: BaselineRes
         "top_k": 1,
         "cache_prompt": True,
         "stream": False,
+        # llama.vim's limit on generation time; the same as the server's maxGenerateMs.
+        "t_max_predict_ms": settings.max_generate_ms,
     }
     started = time.perf_counter()
     answer = _http_json(url + "/infill", payload)
@@ -1022,7 +971,7 @@ def markdown_report(report: dict[str, Any]) -> str:
         f"- Peak RSS of the server: {_num(report['peak_rss_mib'], 0)} MiB; model file "
         f"{_num(report['model_mib'], 0)} MiB (RSS - model: {_num(report['rss_over_model_mib'], 0)}"
         " MiB).",
-        f"- Server counters ({report['counters']['source']}): {_counters(report['counters'])}.",
+        f"- Server counters ({STATS_REQUEST}): {_counters(report['counters'])}.",
         f"- Trace: {report['trace']['lines']} lines in {', '.join(report['trace']['files'])} at "
         f"{report['trace']['cps']:g} chars/s, {report['trace']['pause_s']:g} s pause per line; "
         f"baselines on {report['trace']['baseline_states']} of the answered states.",
@@ -1056,7 +1005,9 @@ def _agreement(agreement: dict[str, Any]) -> str:
     for key, label in (("model_answers", "model answers"), ("cache_answers", "cache answers")):
         if part := agreement.get(key):
             parts.append(f"{label} {part['agreed']}/{part['states']}")
-    return parts[0] + " exact match" + "".join(f"; {p}" for p in parts[1:])
+    starts = agreement.get("starts_alike")
+    alike = f"; the cold answer starts with the server's in {starts}" if starts is not None else ""
+    return parts[0] + " exact match" + "".join(f"; {p}" for p in parts[1:]) + alike
 
 
 def _counters(counters: dict[str, Any]) -> str:
@@ -1076,7 +1027,7 @@ def _counters(counters: dict[str, Any]) -> str:
 # --- putting it together ----------------------------------------------------------------------
 
 
-def cache_share(answered: Sequence[Keystroke], counters: ServerCounters) -> float | None:
+def cache_share(answered: Sequence[Keystroke], counters: EngineCounters) -> float | None:
     """Per answer when the server told us (``lspFim/stats`` after each one), else estimated
     from the totals (a cache answer takes a millisecond, so it is never superseded)."""
     known = [k.from_cache for k in answered if k.from_cache is not None]
@@ -1374,7 +1325,8 @@ def _baselines(
 
 def _agreement_report(settings: Settings, states: Sequence[BenchState]) -> dict[str, Any]:
     print(f"agreement: {len(states)} states on a cold cache", flush=True)
-    cold = cold_suggestions(settings, states)
+    # The whole cold answer: the server's may be its start, cut by maxGenerateMs.
+    cold = cold_suggestions(replace(settings, max_generate_ms=0), states)
     return agreement_report(states, cold)
 
 
@@ -1385,7 +1337,13 @@ def agreement_report(states: Sequence[BenchState], cold: Sequence[str]) -> dict[
 
     def count(selected: list[tuple[BenchState, str]]) -> dict[str, Any]:
         agreed = sum(1 for state, text in selected if text == state.server_suggestion)
-        return {"states": len(selected), "agreed": agreed, "share": per(agreed, len(selected))}
+        starts = sum(1 for state, text in selected if text.startswith(state.server_suggestion))
+        return {
+            "states": len(selected),
+            "agreed": agreed,
+            "share": per(agreed, len(selected)),
+            "starts_alike": starts,
+        }
 
     return {
         **count(pairs),

@@ -152,30 +152,13 @@ def test_counters_from_stats_maps_wire_names() -> None:
         "promptTokens": 7000,
         "promptTokensEvaluated": 900,
         "generatedTokens": 70,
+        "backgroundRuns": 4,
+        "somethingNewer": 1,
     }
     counters = lb.counters_from_stats(stats)
     assert counters.from_cache == 3
     assert counters.prompt_tokens_evaluated == 900
-    assert counters.source == "lspFim/stats"
-
-
-def test_counters_from_log_reads_engine_lines() -> None:
-    log = "\n".join(
-        [
-            "2026-11-24 10:00:00 INFO lsp_fim.engine: complete path=/x/a.py lang=python "
-            "prompt_tokens=1200 evaluated=300 generated=12 prompt_ms=900 generate_ms=200 "
-            "total_ms=1100 stop=scope_closed chars=20",
-            "2026-11-24 10:00:01 INFO lsp_fim.engine: complete path=/x/a.py from cache chars=19",
-            "2026-11-24 10:00:02 INFO lsp_fim.engine: cancelled path=/x/a.py generated=3 "
-            "prompt_ms=500",
-            "2026-11-24 10:00:03 INFO lsp_fim.server: request before the model is ready",
-        ]
-    )
-    counters = lb.counters_from_log(log)
-    assert (counters.requests, counters.from_cache, counters.cancelled) == (3, 1, 1)
-    assert (counters.model_runs, counters.prompt_tokens_evaluated) == (2, 300)
-    assert counters.generated_tokens == 15
-    assert counters.source == "log"
+    assert counters.background_runs == 4
 
 
 def test_peak_rss_reads_vmhwm() -> None:
@@ -250,7 +233,7 @@ def _report() -> dict[str, Any]:
             "per_file_ms": [420.0, None],
         },
         "agreement": {"states": 40, "agreed": 38, "share": 0.95},
-        "counters": {**lb.asdict(lb.ServerCounters()), "source": "log"},
+        "counters": lb.asdict(lb.EngineCounters()),
         "peak_rss_mib": 800.0,
         "model_mib": 468.6,
         "rss_over_model_mib": 331.4,
@@ -303,7 +286,7 @@ def test_agreement_is_split_by_where_the_answer_came_from() -> None:
 
 def test_cache_share_prefers_per_answer_knowledge() -> None:
     answered = [_stroke(0.0, 0.1), _stroke(1.0, 1.001), _stroke(2.0, 2.001)]
-    counters = lb.ServerCounters(from_cache=1)
+    counters = lb.EngineCounters(from_cache=1)
     assert lb.cache_share(answered, counters) == pytest.approx(1 / 3)
     answered[1].from_cache, answered[2].from_cache = True, True
     answered[0].from_cache = False
