@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument(
         "--max-generate-ms",
         type=int,
-        help="stop generating after this many ms, keeping whole lines (default 700; 0: no limit)",
+        help="stop generating after this many ms, keeping whole lines (default 500; 0: no limit)",
     )
     complete.add_argument("--no-scope-stop", action="store_true", help="disable the scope stop")
     complete.set_defaults(handler=_complete)

@@ -21,7 +21,7 @@ class Settings:
     max_tokens: int = 128
     # Generation stops after this long (0: no limit), keeping the whole lines written so far:
     # a late suggestion is worth less than a shorter one, and accepting it brings the rest.
-    max_generate_ms: int = 700
+    max_generate_ms: int = 500
     prefix_tokens: int = 1024
     suffix_tokens: int = 256
     scope_stop: bool = True
