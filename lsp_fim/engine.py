@@ -203,8 +203,9 @@ class CompletionEngine:
         if cancel.is_set():
             self.counters.cancelled += 1
             log.info(
-                "cancelled path=%s generated=%d prompt_ms=%.0f",
+                "cancelled path=%s evaluated=%d generated=%d prompt_ms=%.0f",
                 request.path,
+                stats.prompt_tokens_evaluated,
                 stats.generated_tokens,
                 stats.prompt_ms,
             )

@@ -9,8 +9,8 @@ SUFFIX = list(range(2000, 2100))
 FIM_SUFFIX, FIM_MIDDLE = 1, 2
 
 
-def prompt(typed: list[int], suffix: list[int] = SUFFIX) -> list[int]:
-    return [*PREFIX, *typed, FIM_SUFFIX, *suffix, FIM_MIDDLE]
+def prompt(typed: list[int], suffix: list[int] = SUFFIX, prefix: list[int] = PREFIX) -> list[int]:
+    return [*prefix, *typed, FIM_SUFFIX, *suffix, FIM_MIDDLE]
 
 
 def test_a_keystroke_evaluates_the_typed_tokens_and_the_suffix_head_only() -> None:
@@ -18,44 +18,61 @@ def test_a_keystroke_evaluates_the_typed_tokens_and_the_suffix_head_only() -> No
     new = prompt([7, 8, 9])
     plan = plan_reuse(cached, new)
     assert plan.keep == len(PREFIX) + 1
-    assert plan.run is not None
+    assert len(plan.runs) == 1
+    run = plan.runs[0]
     assert plan.fresh_tokens == 2 + EXACT_RUN_HEAD  # the typed tokens, <fim_suffix> + suffix head
-    assert plan.run.shift == 2
-    assert plan.run.new_end == plan.end == len(new) - 1
-    assert cached[plan.run.old_start : plan.run.old_end] == new[plan.run.new_start : -1]
+    assert run.shift == 2
+    assert run.new_end == plan.end == len(new) - 1
+    assert cached[run.old_start : run.old_end] == new[run.new_start : -1]
+    assert plan.exact_end == run.new_start
 
 
 def test_deleting_moves_the_run_back() -> None:
     plan = plan_reuse(prompt([7, 8, 9]), prompt([7]))
-    assert plan.run is not None and plan.run.shift == -2
+    assert [run.shift for run in plan.runs] == [-2]
 
 
 def test_a_suffix_window_that_grew_evaluates_its_new_end_too() -> None:
-    longer = [*SUFFIX, 3001, 3002, 3003]
-    new = prompt([7, 8], suffix=longer)
+    new = prompt([7, 8], suffix=[*SUFFIX, 3001, 3002, 3003])
     plan = plan_reuse(prompt([7]), new)
-    assert plan.run is not None
-    assert plan.fresh_after == (len(new) - 4, len(new) - 1)
+    assert plan.fresh_spans[-1] == (len(new) - 4, len(new) - 1)
     assert plan.fresh_tokens == 1 + EXACT_RUN_HEAD + 3
+
+
+def test_moving_to_a_line_further_down_moves_both_old_prefix_and_old_suffix() -> None:
+    """The window start moved too: the old prefix and the old suffix both reappear, in order."""
+    old_prefix = list(range(1000, 1200))
+    new_prefix = [*old_prefix[60:], *range(2000, 2060)]  # 60 lines typed on, window moved
+    old = prompt([], suffix=SUFFIX, prefix=old_prefix)
+    new = prompt([], suffix=list(range(2060, 2160)), prefix=new_prefix)
+    plan = plan_reuse(old, new)
+    assert plan.keep == 0
+    assert len(plan.runs) == 2
+    assert plan.runs[0].shift < 0 and plan.runs[0].old_end <= plan.runs[1].old_start
+    assert sum(run.old_end - run.old_start for run in plan.runs) == (140 - EXACT_RUN_HEAD) + (
+        60 - EXACT_RUN_HEAD
+    )
+    for run in plan.runs:
+        assert old[run.old_start : run.old_end] == new[run.new_start : run.new_end]
 
 
 def test_an_unchanged_prompt_needs_only_its_last_token() -> None:
     same = prompt([7])
     plan = plan_reuse(same, same)
-    assert plan == ReusePlan(len(same) - 1, len(same) - 1, None)
+    assert plan == ReusePlan(len(same) - 1, len(same) - 1)
     assert plan.fresh_tokens == 0
 
 
 def test_without_runs_everything_after_the_common_prefix_is_evaluated() -> None:
     new = prompt([7, 8])
     plan = plan_reuse(prompt([7]), new, reuse_runs=False)
-    assert plan == ReusePlan(len(PREFIX) + 1, len(new) - 1, None)
-    assert plan.fresh_tokens == len(new) - 1 - (len(PREFIX) + 1)
+    assert plan == ReusePlan(len(PREFIX) + 1, len(new) - 1)
+    assert plan.fresh_spans == [(len(PREFIX) + 1, len(new) - 1)]
 
 
 def test_a_short_stretch_is_evaluated_not_moved() -> None:
     short = SUFFIX[: MIN_REUSED_RUN + EXACT_RUN_HEAD - 2]
-    assert plan_reuse(prompt([], short), prompt([7], short)).run is None
+    assert plan_reuse(prompt([], short), prompt([7], short)).runs == ()
 
 
 def test_the_run_is_found_wherever_it_sits_in_the_cache() -> None:
@@ -64,12 +81,12 @@ def test_the_run_is_found_wherever_it_sits_in_the_cache() -> None:
     new = [*PREFIX, FIM_SUFFIX, *SUFFIX, FIM_MIDDLE]
     plan = plan_reuse(cached, new)
     assert plan.keep == len(PREFIX)
-    assert plan.run is not None
-    assert plan.run.old_start == len(PREFIX) + EXACT_RUN_HEAD
-    assert plan.run.new_start == len(PREFIX) + 1 + EXACT_RUN_HEAD
-    assert plan.run.new_end == len(new) - 1
+    (run,) = plan.runs
+    assert run.old_start == len(PREFIX) + EXACT_RUN_HEAD
+    assert run.new_start == len(PREFIX) + 1 + EXACT_RUN_HEAD
+    assert run.new_end == len(new) - 1
 
 
 def test_an_empty_cache_evaluates_the_whole_prompt_but_its_last_token() -> None:
     new = prompt([])
-    assert plan_reuse([], new) == ReusePlan(0, len(new) - 1, None)
+    assert plan_reuse([], new) == ReusePlan(0, len(new) - 1)

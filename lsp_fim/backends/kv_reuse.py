@@ -2,12 +2,12 @@
 
 A keystroke changes a few tokens at the cursor, which in a prefix-suffix-middle prompt sits
 between the prefix and the suffix. Plain prefix reuse (llama-cpp-python, llama-server) must
-then evaluate the whole suffix again. Here the longest unchanged stretch of the rest of the
-prompt (usually the suffix) is found in the cache as one run of tokens and moved to its new
-position (a KV shift), so only the tokens that changed are evaluated: those before the run
-and, when the suffix window's end moved, those after it. The moved run was computed after the
-old text at the cursor, not the new one, so it is close to, not exactly, what a full
-evaluation would give; the backend refreshes it exactly when the editor is idle.
+then evaluate the whole suffix again. Here the unchanged stretches of the rest of the prompt
+(the suffix after a keystroke; after a move to another line, also the old prefix and suffix)
+are found in the cache as runs of tokens and moved to their new positions (KV shifts), so
+only the tokens that changed are evaluated. A moved run was computed after the old text at
+the cursor, not the new one, so it is close to, not exactly, what a full evaluation would
+give; the backend refreshes it exactly when the editor is idle.
 
 Measured on Qwen2.5-Coder-0.5B (json/decoder.py, 23 cursor states, 5 characters typed since the
 cache was exact): moving the whole suffix changed the suggestion in 23 of 23 states, since the
@@ -47,25 +47,34 @@ class ReusedRun:
 
 @dataclass(frozen=True)
 class ReusePlan:
-    """Keep cached ``[0, keep)``, move ``run`` into place, evaluate every other prompt token
-    up to ``end`` (the prompt's last token, whose logits start generation, is left out)."""
+    """Keep cached ``[0, keep)``, move each of ``runs`` into place, evaluate every other prompt
+    token up to ``end`` (the prompt's last token, whose logits start generation, is left out).
+
+    Runs are in prompt order and in cache order, and never overlap.
+    """
 
     keep: int
     end: int
-    run: ReusedRun | None = None
+    runs: tuple[ReusedRun, ...] = ()
 
     @property
-    def fresh_before(self) -> tuple[int, int]:
-        """Prompt positions evaluated before the run's (all of them without a run)."""
-        return (self.keep, self.run.new_start if self.run else self.end)
-
-    @property
-    def fresh_after(self) -> tuple[int, int]:
-        return (self.run.new_end, self.end) if self.run else (self.end, self.end)
+    def fresh_spans(self) -> list[tuple[int, int]]:
+        """The prompt positions ``[start, stop)`` evaluated anew, in order."""
+        spans, start = [], self.keep
+        for run in self.runs:
+            spans.append((start, run.new_start))
+            start = run.new_end
+        spans.append((start, self.end))
+        return [(start, stop) for start, stop in spans if stop > start]
 
     @property
     def fresh_tokens(self) -> int:
-        return sum(stop - start for start, stop in (self.fresh_before, self.fresh_after))
+        return sum(stop - start for start, stop in self.fresh_spans)
+
+    @property
+    def exact_end(self) -> int:
+        """Where the first moved run starts: what follows it is close, not exact."""
+        return self.runs[0].new_start if self.runs else self.end
 
 
 def common_prefix_length(cached: Sequence[int], prompt: Sequence[int]) -> int:
@@ -81,34 +90,31 @@ def plan_reuse(cached: Sequence[int], prompt: Sequence[int], reuse_runs: bool = 
     """The cheapest way to get ``prompt[:-1]`` into the cache from ``cached``."""
     end = len(prompt) - 1
     keep = min(common_prefix_length(cached, prompt), end)
-    run = _longest_shared_run(cached, prompt, keep, end) if reuse_runs else None
-    return ReusePlan(keep, end, run)
+    runs = _shared_runs(cached, prompt, keep, end) if reuse_runs else ()
+    return ReusePlan(keep, end, runs)
 
 
-def _longest_shared_run(
+def _shared_runs(
     cached: Sequence[int], prompt: Sequence[int], keep: int, end: int
-) -> ReusedRun | None:
-    """The longest stretch of ``prompt[keep:end]`` found in ``cached[keep:]``, less its head."""
-    if end - keep < MIN_REUSED_RUN + EXACT_RUN_HEAD:
-        return None
+) -> tuple[ReusedRun, ...]:
+    """Stretches of ``prompt[keep:end]`` found in ``cached[keep:]``, each less its head, in
+    order in both."""
     seeds: dict[tuple[int, ...], int] = {}
     for position in range(keep, len(cached) - _SEED + 1):
         seeds.setdefault(tuple(cached[position : position + _SEED]), position)
-    best = ReusedRun(0, 0, 0)
+    runs: list[ReusedRun] = []
     new = keep
     while new <= end - _SEED:
         old = seeds.get(tuple(prompt[new : new + _SEED]))
-        if old is None:
+        if old is None or (runs and old < runs[-1].old_end):
             new += 1
             continue
         length = _match_forward(cached, prompt, old, new, end)
-        if length > best.old_end - best.old_start:
-            best = ReusedRun(old, old + length, new)
+        reused = length - EXACT_RUN_HEAD
+        if reused >= MIN_REUSED_RUN:
+            runs.append(ReusedRun(old + length - reused, old + length, new + length - reused))
         new += length
-    reused = best.old_end - best.old_start - EXACT_RUN_HEAD
-    if reused < MIN_REUSED_RUN:
-        return None
-    return ReusedRun(best.old_end - reused, best.old_end, best.new_end - reused)
+    return tuple(runs)
 
 
 def _match_forward(

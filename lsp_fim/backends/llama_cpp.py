@@ -216,12 +216,11 @@ class LlamaCppBackend:
         if len(cached) + plan.fresh_tokens >= self.context_tokens:
             self._truncate(plan.keep)
             plan = ReusePlan(plan.keep, plan.end)
-        start, stop = plan.fresh_before
-        if not self._evaluate_aside(prompt[start:stop], start, cancel):
+        if plan.runs:
+            self._move_runs(plan)
+        if not self._evaluate_aside(prompt, plan, cancel):
             return None
-        self._commit(plan)
-        start, stop = plan.fresh_after
-        self._evaluate_main(prompt[start:stop], start)
+        self._adopt_aside(plan)
         self._remember(prompt, plan)
         return plan.fresh_tokens
 
@@ -230,25 +229,51 @@ class LlamaCppBackend:
 
         return llama_cpp.llama_get_memory(self._llama._ctx.ctx)
 
-    def _evaluate_main(self, tokens: list[int], start: int) -> None:
-        """Decode ``tokens`` in the main sequence, right after its last position ``start - 1``."""
-        batch = self._llama._batch
-        for offset in range(0, len(tokens), PROMPT_BATCH_TOKENS):
-            batch.set_batch(tokens[offset : offset + PROMPT_BATCH_TOKENS], start + offset, False)
-            self._llama._ctx.decode(batch)
+    def _move_runs(self, plan: ReusePlan) -> None:
+        """Leave the main sequence holding only ``[0, keep)`` and the runs, moved into place.
 
-    def _evaluate_aside(self, tokens: list[int], start: int, cancel: threading.Event) -> bool:
-        """Decode ``tokens`` at ``start`` in the aside sequence, which shares ``[0, start)``."""
-        if not tokens:
-            return True
+        Runs moving left go first from the left, then runs moving right from the right: no
+        run ever lands on cells that another run still has to move.
+        """
         import llama_cpp
 
-        memory, batch = self._memory(), self._llama._batch
+        memory = self._memory()
+        start = plan.keep
+        for run in plan.runs:
+            llama_cpp.llama_memory_seq_rm(memory, MAIN_SEQUENCE, start, run.old_start)
+            start = run.old_end
+        llama_cpp.llama_memory_seq_rm(memory, MAIN_SEQUENCE, start, -1)
+        moves = [run for run in plan.runs if run.shift < 0]
+        moves += [run for run in reversed(plan.runs) if run.shift > 0]
+        for run in moves:
+            llama_cpp.llama_memory_seq_add(
+                memory, MAIN_SEQUENCE, run.old_start, run.old_end, run.shift
+            )
+
+    def _evaluate_aside(self, prompt: list[int], plan: ReusePlan, cancel: threading.Event) -> bool:
+        """Decode the plan's fresh spans in the aside sequence, which shares the kept prefix
+        and the moved runs, each span after all that precedes it; False if cancelled."""
+        import llama_cpp
+
+        memory = self._memory()
         llama_cpp.llama_memory_seq_rm(memory, ASIDE_SEQUENCE, -1, -1)
-        llama_cpp.llama_memory_seq_cp(memory, MAIN_SEQUENCE, ASIDE_SEQUENCE, 0, start)
+        llama_cpp.llama_memory_seq_cp(memory, MAIN_SEQUENCE, ASIDE_SEQUENCE, 0, plan.keep)
+        pending = list(plan.runs)
+        for start, stop in plan.fresh_spans:
+            while pending and pending[0].new_end <= start:
+                run = pending.pop(0)
+                llama_cpp.llama_memory_seq_cp(
+                    memory, MAIN_SEQUENCE, ASIDE_SEQUENCE, run.new_start, run.new_end
+                )
+            if not self._decode_aside(prompt[start:stop], start, cancel):
+                llama_cpp.llama_memory_seq_rm(memory, ASIDE_SEQUENCE, -1, -1)
+                return False
+        return True
+
+    def _decode_aside(self, tokens: list[int], start: int, cancel: threading.Event) -> bool:
+        batch = self._llama._batch
         for offset in range(0, len(tokens), PROMPT_BATCH_TOKENS):
             if cancel.is_set():
-                llama_cpp.llama_memory_seq_rm(memory, ASIDE_SEQUENCE, -1, -1)
                 return False
             chunk = tokens[offset : offset + PROMPT_BATCH_TOKENS]
             batch.set_batch(chunk, n_past=start + offset, logits_all=False)
@@ -257,24 +282,16 @@ class LlamaCppBackend:
             self._llama._ctx.decode(batch)
         return True
 
-    def _commit(self, plan: ReusePlan) -> None:
-        """Drop what the prompt no longer has, move the reused run, adopt the aside tokens."""
+    def _adopt_aside(self, plan: ReusePlan) -> None:
+        """The main sequence takes the freshly evaluated spans; old cells it no longer needs go."""
         import llama_cpp
 
         memory = self._memory()
-        run = plan.run
-        if run is None:
+        if not plan.runs:
             llama_cpp.llama_memory_seq_rm(memory, MAIN_SEQUENCE, plan.keep, -1)
-        else:
-            llama_cpp.llama_memory_seq_rm(memory, MAIN_SEQUENCE, plan.keep, run.old_start)
-            llama_cpp.llama_memory_seq_rm(memory, MAIN_SEQUENCE, run.old_end, -1)
-            llama_cpp.llama_memory_seq_add(
-                memory, MAIN_SEQUENCE, run.old_start, run.old_end, run.shift
-            )
-        start, stop = plan.fresh_before
-        if stop > start:
+        for start, stop in plan.fresh_spans:
             llama_cpp.llama_memory_seq_cp(memory, ASIDE_SEQUENCE, MAIN_SEQUENCE, start, stop)
-            llama_cpp.llama_memory_seq_rm(memory, ASIDE_SEQUENCE, -1, -1)
+        llama_cpp.llama_memory_seq_rm(memory, ASIDE_SEQUENCE, -1, -1)
 
     def _truncate(self, length: int) -> None:
         import llama_cpp
@@ -289,7 +306,7 @@ class LlamaCppBackend:
         self._llama.input_ids[: plan.end] = prompt[: plan.end]
         self._llama.n_tokens = plan.end
         if self._exact_until >= plan.keep:
-            self._exact_until = plan.fresh_before[1]
+            self._exact_until = plan.exact_end
 
     def _generate(
         self,
