@@ -31,11 +31,12 @@ from lsp_fim.backends.stop_text import StopTextFilter
 log = logging.getLogger(__name__)
 
 DEFAULT_CONTEXT_TOKENS = 4096
-# Prompt tokens decoded between two looks at the cancel flag: small enough that a keystroke
-# waits little for an idle-time prefill to give way, large enough to keep batches efficient.
+# Prompt tokens decoded between two looks at the cancel flag of work ahead: small enough that
+# a keystroke waits little for it to give way. Editor requests decode in one batch: every
+# batch costs about as much as a token of generation on top of its tokens.
 PROMPT_BATCH_TOKENS = 32
+EDITOR_BATCH_TOKENS = 512
 MAIN_SEQUENCE, ASIDE_SEQUENCE = 0, 1
-_NEVER_CANCELLED = threading.Event()
 
 
 class LlamaVocabulary:
@@ -180,7 +181,7 @@ class LlamaCppBackend:
             if request.cancel.is_set():
                 return
             started = time.perf_counter()
-            give_way = request.cancel if request.background else _NEVER_CANCELLED
+            give_way = request.cancel if request.background else None
             evaluated = self._load_prompt(prompt, give_way, reuse_runs=not request.background)
             if evaluated is None:
                 return
@@ -206,7 +207,7 @@ class LlamaCppBackend:
             return evaluated is not None
 
     def _load_prompt(
-        self, prompt: list[int], cancel: threading.Event, reuse_runs: bool
+        self, prompt: list[int], cancel: threading.Event | None, reuse_runs: bool
     ) -> int | None:
         """Make the main sequence hold ``prompt[:-1]``; the tokens evaluated, None if cancelled."""
         cached = self._llama._input_ids.tolist()
@@ -250,7 +251,9 @@ class LlamaCppBackend:
                 memory, MAIN_SEQUENCE, run.old_start, run.old_end, run.shift
             )
 
-    def _evaluate_aside(self, prompt: list[int], plan: ReusePlan, cancel: threading.Event) -> bool:
+    def _evaluate_aside(
+        self, prompt: list[int], plan: ReusePlan, cancel: threading.Event | None
+    ) -> bool:
         """Decode the plan's fresh spans in the aside sequence, which shares the kept prefix
         and the moved runs, each span after all that precedes it; False if cancelled."""
         import llama_cpp
@@ -270,12 +273,14 @@ class LlamaCppBackend:
                 return False
         return True
 
-    def _decode_aside(self, tokens: list[int], start: int, cancel: threading.Event) -> bool:
+    def _decode_aside(self, tokens: list[int], start: int, cancel: threading.Event | None) -> bool:
+        """``cancel`` None: an editor request, which finishes its prompt in big batches."""
         batch = self._llama._batch
-        for offset in range(0, len(tokens), PROMPT_BATCH_TOKENS):
-            if cancel.is_set():
+        size = EDITOR_BATCH_TOKENS if cancel is None else PROMPT_BATCH_TOKENS
+        for offset in range(0, len(tokens), size):
+            if cancel is not None and cancel.is_set():
                 return False
-            chunk = tokens[offset : offset + PROMPT_BATCH_TOKENS]
+            chunk = tokens[offset : offset + size]
             batch.set_batch(chunk, n_past=start + offset, logits_all=False)
             for index in range(len(chunk)):
                 batch.batch.seq_id[index][0] = ASIDE_SEQUENCE
