@@ -181,8 +181,7 @@ class LlamaCppBackend:
             if request.cancel.is_set():
                 return
             started = time.perf_counter()
-            give_way = request.cancel if request.background else None
-            evaluated = self._load_prompt(prompt, give_way, reuse_runs=not request.background)
+            evaluated = self._load_prompt(prompt, request.cancel if request.background else None)
             if evaluated is None:
                 return
             stats.prompt_tokens_evaluated = evaluated + 1
@@ -202,15 +201,19 @@ class LlamaCppBackend:
         with self._lock:
             if cancel.is_set():
                 return False
-            evaluated = self._load_prompt(tokens, cancel, reuse_runs=False)
+            evaluated = self._load_prompt(tokens, cancel)
             stats.prompt_tokens_evaluated = evaluated or 0
             return evaluated is not None
 
-    def _load_prompt(
-        self, prompt: list[int], cancel: threading.Event | None, reuse_runs: bool
-    ) -> int | None:
-        """Make the main sequence hold ``prompt[:-1]``; the tokens evaluated, None if cancelled."""
+    def _load_prompt(self, prompt: list[int], give_way: threading.Event | None) -> int | None:
+        """Make the main sequence hold ``prompt[:-1]``; the tokens evaluated, None if abandoned.
+
+        ``give_way`` None: an editor request, which moves runs (approximate) and always
+        finishes. Otherwise work ahead: evaluated exactly, nothing moved, so that it can be
+        abandoned when ``give_way`` is set with the cache left as it was.
+        """
         cached = self._llama._input_ids.tolist()
+        reuse_runs = give_way is None
         plan = plan_reuse(cached, prompt, reuse_runs)
         if not reuse_runs and self._exact_until < plan.keep:
             plan = ReusePlan(self._exact_until, plan.end)
@@ -219,7 +222,7 @@ class LlamaCppBackend:
             plan = ReusePlan(plan.keep, plan.end)
         if plan.runs:
             self._move_runs(plan)
-        if not self._evaluate_aside(prompt, plan, cancel):
+        if not self._evaluate_aside(prompt, plan, give_way):
             return None
         self._adopt_aside(plan)
         self._remember(prompt, plan)
