@@ -201,7 +201,7 @@ class CompletionEngine:
                 break
         self.counters.count_model_run(stats, background)
         if cancel.is_set():
-            self.counters.cancelled += 1
+            self.counters.cancelled += not background
             log.info(
                 "cancelled path=%s evaluated=%d generated=%d prompt_ms=%.0f",
                 request.path,
