@@ -25,8 +25,9 @@ local defaults = {
   -- on $PATH. Add '--log-file', '/tmp/lsp-fim.log' before 'serve' to keep a log.
   cmd = { 'lsp-fim', 'serve' },
   -- Sent as initializationOptions.lspFim and answered to workspace/configuration (section
-  -- lspFim). Keys: model, template, maxTokens, prefixTokens, suffixTokens, scopeStop, threads,
-  -- enabledLanguages, backend (see editors/README.md). Empty means the server's defaults.
+  -- lspFim). Keys: model, template, maxTokens, maxGenerateMs, prefixTokens, suffixTokens,
+  -- scopeStop, threads, enabledLanguages, backend (see editors/README.md). Empty means the
+  -- server's defaults.
   settings = {},
   -- Buffers the server attaches to (Neovim sends the filetype as the languageId; the server
   -- falls back on the file extension for names it does not know, e.g. 'cs').
