@@ -1162,7 +1162,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def bench_settings(args: argparse.Namespace, model: Path) -> Settings:
     settings = Settings(model=str(model))
-    return settings if args.threads is None else Settings(model=str(model), threads=args.threads)
+    return settings if args.threads is None else replace(settings, threads=args.threads)
 
 
 def wire_settings(settings: Settings) -> dict[str, Any]:
@@ -1170,6 +1170,7 @@ def wire_settings(settings: Settings) -> dict[str, Any]:
     return {
         "model": settings.model,
         "maxTokens": settings.max_tokens,
+        "maxGenerateMs": settings.max_generate_ms,
         "prefixTokens": settings.prefix_tokens,
         "suffixTokens": settings.suffix_tokens,
         "scopeStop": settings.scope_stop,
