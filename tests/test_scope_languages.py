@@ -187,3 +187,12 @@ def test_a_brace_in_a_regular_expression_is_left_to_the_grammar() -> None:
     played = play("javascript", "function f(s) {\n  ", "\n}\n", 'return s.replace(/}/g, "");\n}\n')
     assert played.kept.rstrip() == 'return s.replace(/}/g, "");'
     assert played.reason is StopReason.SCOPE_CLOSED
+
+
+def test_a_retyped_brace_header_stops_where_its_body_already_follows() -> None:
+    prefix = "function f(node) {\n\tw"
+    suffix = "\n\t\tnode = node.parent;\n\t}\n\treturn node;\n}\n"
+    runaway = "hile (node) {\n\t\tif (node.leaf) {\n\t\t\tbreak;\n"
+    played = play("typescript", prefix, suffix, runaway)
+    assert played.kept == "hile (node) {"
+    assert played.reason is StopReason.LINE_COMPLETE

@@ -121,3 +121,20 @@ def test_token_limit_drops_a_trailing_statement_that_breaks_the_parse() -> None:
     played = play("python", "def f():\n", "", "    y = 1\n    z = (", StopReason.MAX_TOKENS)
     assert played.kept == "    y = 1"
     assert played.reason is StopReason.PARSE_CLEAN
+
+
+def test_a_retyped_header_stops_where_its_body_already_follows() -> None:
+    prefix = "class Graph:\n    def __init__(self):\n        self.nodes = {}\n\n    d"
+    suffix = '\n        """Add a node."""\n        self.nodes[node] = []\n'
+    runaway = "ef add(self, node):\n        self.nodes[node] = set()\n        return node\n"
+    played = play("python", prefix, suffix, runaway)
+    assert played.kept == "ef add(self, node):"
+    assert played.reason is StopReason.LINE_COMPLETE
+    assert played.fed is not None and played.fed <= len("ef add(self, node):\n") + 8
+
+
+def test_a_header_whose_body_is_missing_still_gets_one() -> None:
+    prefix = "class Graph:\n    def __init__(self):\n        self.nodes = {}\n\n    d"
+    suffix = "\n\n    def remove(self, node):\n        pass\n"
+    played = play("python", prefix, suffix, "ef add(self, node):\n        self.n = 1\n\n    def x")
+    assert played.kept.rstrip() == "ef add(self, node):\n        self.n = 1"

@@ -9,7 +9,8 @@ and stops it at the first sign that it has left the cursor's place:
 * ``new_sibling``: it starts something beside what it wrote — code after a ``return``, a
   second definition after the first;
 * ``suffix_repeat``: its next line is the line that already follows the cursor;
-* ``line_complete``: the cursor was within a line, and the line's statement is complete.
+* ``line_complete``: the cursor was within a line, and the line's statement is complete
+  (for a line that opens a block: when the block's body already follows the cursor).
 
 Where the cursor is in a line's indentation, the suggestion may be one line or many, and
 only the model knows which. Measured on small models, what tells is whether the suggestion
@@ -194,6 +195,8 @@ class ScopeGuard:
             return _Cut(self._line_cut(line), self._closed_reason(reading), exact=True)
         if (line.start > 0 or not self._hole.mid_line) and self._repeats_suffix(line):
             return _Cut(line.start, StopReason.SUFFIX_REPEAT, arrived=True)
+        if self._body_follows(line, reading, text):
+            return _Cut(self._line_cut(line), StopReason.LINE_COMPLETE, arrived=True)
         if goes_on:
             return None
         if line.blank:
@@ -258,6 +261,20 @@ class ScopeGuard:
         if terminator.search(done[-1].code) and done[-1].indent == indent_width(next_lines[0]):
             return _Cut(done[-1].start, StopReason.NEW_SIBLING, arrived=True)
         return cut
+
+    def _body_follows(self, line: SuggestionLine, reading: _Reading, text: str) -> bool:
+        """The block that the cursor's line opens has its body after the cursor already (the
+        user is retyping or wrapping a header): the code after the cursor goes on deeper, and
+        the document parses with the header alone. What the model writes next is its own
+        version of that body, so waiting for it only makes the user wait."""
+        if self._shape is not _Shape.LINE or reading.block_indent is not None:
+            return False
+        if line.in_literal or line.depth > 1 or not self._opens_block(line.code):
+            return False
+        header = reading.statement_start or line
+        next_lines = self._hole.next_lines
+        deeper = bool(next_lines) and indent_width(next_lines[0]) > header.indent
+        return deeper and self._adds_no_errors(text[: self._line_cut(line)])
 
     def _repeats_suffix(self, line: SuggestionLine) -> bool:
         next_lines = self._hole.next_lines
