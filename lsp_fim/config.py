@@ -24,6 +24,9 @@ class Settings:
     max_generate_ms: int = 500
     prefix_tokens: int = 1024
     suffix_tokens: int = 256
+    # Other open files the user worked in lately, given to the model where its template has a
+    # multi-file form (0: none).
+    context_file_tokens: int = 512
     scope_stop: bool = True
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     enabled_languages: tuple[str, ...] | None = None
@@ -90,6 +93,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "max_generate_ms": _non_negative_int,
     "prefix_tokens": _positive_int,
     "suffix_tokens": _non_negative_int,
+    "context_file_tokens": _non_negative_int,
     "scope_stop": _boolean,
     "threads": _positive_int,
     "enabled_languages": _languages,

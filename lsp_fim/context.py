@@ -11,10 +11,18 @@ stay token for token what the model's cache holds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from lsp_fim.related_files import RelatedDocument
+from lsp_fim.templates import ContextFile
+
 TokenCounter = Callable[[str], int]
+
+# Each related file gives at most this many tokens, so that several files fit the budget; a
+# share smaller than the floor is too little code to be worth its header.
+RELATED_FILE_TOKENS = 256
+RELATED_FILE_MIN_TOKENS = 64
 
 
 @dataclass(frozen=True)
@@ -83,3 +91,24 @@ def first_lines_within(text: str, budget: int, count_tokens: TokenCounter) -> st
     """The document's leading whole lines that fit in ``budget`` tokens."""
     lines = text.splitlines(keepends=True)
     return "".join(lines[: len(_fitting_costs(lines, budget, count_tokens))])
+
+
+def related_snippets(
+    documents: Sequence[RelatedDocument],
+    budget: int,
+    count_tokens: TokenCounter,
+) -> tuple[ContextFile, ...]:
+    """The lines around where the user last worked in each document, newest first, until
+    ``budget`` tokens are used. A snippet stays the same text while the user works in
+    another file, so it stays in the model's cache."""
+    snippets: list[ContextFile] = []
+    for document in documents:
+        share = min(budget, RELATED_FILE_TOKENS)
+        if share < RELATED_FILE_MIN_TOKENS:
+            break
+        window = build_window(document.text, document.offset, share // 2, share // 2, count_tokens)
+        text, cost = window.prefix + window.suffix, window.prefix_tokens + window.suffix_tokens
+        if text.strip() and cost <= share:  # a long line is always whole: it may not fit
+            snippets.append(ContextFile(document.name, text))
+            budget -= cost
+    return tuple(snippets)

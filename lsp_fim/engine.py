@@ -14,10 +14,17 @@ from pathlib import Path
 
 from lsp_fim.backends.base import Backend, GenerationRequest, GenerationStats
 from lsp_fim.config import Settings
-from lsp_fim.context import ContextWindow, TokenCounter, build_window, first_lines_within
+from lsp_fim.context import (
+    ContextWindow,
+    TokenCounter,
+    build_window,
+    first_lines_within,
+    related_snippets,
+)
 from lsp_fim.languages import language_for
 from lsp_fim.model_store import ProgressCallback, resolve_model
 from lsp_fim.postprocess import finish_suggestion
+from lsp_fim.related_files import RelatedDocument
 from lsp_fim.scope import GuardMode, StopDecision, StopReason, make_guard
 from lsp_fim.suggestion_cache import SuggestionCache
 from lsp_fim.templates import FimTemplate
@@ -32,12 +39,18 @@ STABLE_EDGE_STEP = (16, 8)
 
 @dataclass(frozen=True)
 class CompletionRequest:
-    """The document as the editor has it and the cursor as a code-point offset into it."""
+    """The document as the editor has it and the cursor as a code-point offset into it.
+
+    ``name`` (the path within ``repo``) and ``related`` (other files the user works in) give
+    the model the project around the document, where the template has a form for that."""
 
     text: str
     offset: int
     language_id: str | None = None
     path: str | None = None
+    name: str | None = None
+    repo: str | None = None
+    related: tuple[RelatedDocument, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -145,7 +158,7 @@ class CompletionEngine:
             return
         budget = self.settings.prefix_tokens + self.settings.suffix_tokens
         head = first_lines_within(request.text, budget, self.backend.count_tokens)
-        self._prefill(self.template.render(head, "", path=request.path), cancel)
+        self._prefill(self._render(request, head, ""), cancel)
 
     def _prefill(self, prompt: str, cancel: threading.Event) -> None:
         started = time.perf_counter()
@@ -245,7 +258,15 @@ class CompletionEngine:
 
     def _prompt(self, request: CompletionRequest) -> str:
         window = request_window(request, self.settings, self.backend.count_tokens)
-        return self.template.render(window.prefix, window.suffix, path=request.path)
+        return self._render(request, window.prefix, window.suffix)
+
+    def _render(self, request: CompletionRequest, prefix: str, suffix: str) -> str:
+        snippets = related_snippets(
+            request.related, self.settings.context_file_tokens, self.backend.count_tokens
+        )
+        return self.template.render(
+            prefix, suffix, path=request.name, repo=request.repo, extra_files=snippets
+        )
 
     def _without_special_tokens(self, text: str) -> str:
         for token in self.template.special_tokens:

@@ -53,6 +53,7 @@ async def _pull_configuration(ls: FimServer) -> Any:
 
 
 def on_did_open(ls: FimServer, params: types.DidOpenTextDocumentParams) -> None:
+    ls.recent_documents.touch(params.text_document.uri, 0)
     request = ls.document_request(params.text_document.uri, types.Position(0, 0))
     if request is not None:
         ls.work_when_idle(lambda engine, cancel: engine.prefill_document(request, cancel))
@@ -64,11 +65,16 @@ def on_did_change(ls: FimServer, params: types.DidChangeTextDocumentParams) -> N
     last = params.content_changes[-1] if params.content_changes else None
     if not isinstance(last, types.TextDocumentContentChangePartial):
         return
+    ls.recent_documents.touch(params.text_document.uri, last.range.start.line)
     request = ls.document_request(params.text_document.uri, last.range.start)
     if request is None:
         return
     typed_to = replace(request, offset=request.offset + len(last.text))
     ls.work_when_idle(lambda engine, cancel: engine.prefill(typed_to, cancel))
+
+
+def on_did_close(ls: FimServer, params: types.DidCloseTextDocumentParams) -> None:
+    ls.recent_documents.forget(params.text_document.uri)
 
 
 async def on_inline_completion(
@@ -102,6 +108,7 @@ def register(server: FimServer) -> None:
     server.feature(types.INITIALIZED)(on_initialized)
     server.feature(types.TEXT_DOCUMENT_DID_OPEN)(on_did_open)
     server.feature(types.TEXT_DOCUMENT_DID_CHANGE)(on_did_change)
+    server.feature(types.TEXT_DOCUMENT_DID_CLOSE)(on_did_close)
     server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)(on_did_change_configuration)
     server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())(
         on_inline_completion

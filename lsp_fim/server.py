@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from lsp_fim.engine import Completion, CompletionEngine, CompletionRequest, load
 from lsp_fim.model_store import ModelStoreError
 from lsp_fim.positions import Encoding, PositionError, offset_of
 from lsp_fim.positions import Position as TextPosition
+from lsp_fim.related_files import RecentDocuments, RelatedDocument
 from lsp_fim.templates import TemplateError
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ class FimServer(LanguageServer):
         self._in_flight: dict[str, threading.Event] = {}
         self._idle_cancel = threading.Event()
         self._idle_tasks: set[asyncio.Task[None]] = set()
+        self.recent_documents = RecentDocuments()
 
     # settings ------------------------------------------------------------------------------
 
@@ -123,7 +126,7 @@ class FimServer(LanguageServer):
         """The engine's view of ``uri`` with the cursor at ``position``; None when unusable."""
         document = self.workspace.get_text_document(uri)
         text = document.source
-        if len(text) > MAX_DOCUMENT_CHARS or "\x00" in text:
+        if not _usable(text):
             log.warning("%s is too large or binary (%d chars): no suggestion", uri, len(text))
             return None
         try:
@@ -133,7 +136,30 @@ class FimServer(LanguageServer):
         except PositionError as error:
             log.warning("bad position for %s: %s", uri, error)
             return None
-        return CompletionRequest(text, offset, document.language_id, document.path)
+        root = self.workspace.root_path
+        return CompletionRequest(
+            text,
+            offset,
+            document.language_id,
+            document.path,
+            name=_name_in(root, document.path),
+            repo=os.path.basename(os.path.normpath(root)) if root else None,
+            related=self._related_documents(uri),
+        )
+
+    def _related_documents(self, uri: str) -> tuple[RelatedDocument, ...]:
+        """The other open documents, newest first, each at the line last worked at."""
+        related = []
+        root = self.workspace.root_path
+        for other, line in self.recent_documents.others(uri):
+            document = self.workspace.text_documents.get(other)
+            if document is None or not _usable(document.source):
+                continue
+            text = document.source
+            line = min(line, text.count("\n"))
+            offset = offset_of(text, TextPosition(line, 0))
+            related.append(RelatedDocument(_name_in(root, document.path), text, offset))
+        return tuple(related)
 
     # completion ----------------------------------------------------------------------------
 
@@ -146,6 +172,7 @@ class FimServer(LanguageServer):
     ) -> tuple[str, Completion] | None:
         """The suggestion at ``position``; a newer request for the same ``uri`` cancels this one."""
         self._idle_cancel.set()
+        self.recent_documents.touch(uri, position.line)
         engine = self.engine
         if engine is None:
             log.info("request before the model is ready: empty answer (%s)", self.engine_error)
@@ -172,6 +199,18 @@ class FimServer(LanguageServer):
         finally:
             if self._in_flight.get(uri) is cancel:
                 del self._in_flight[uri]
+
+
+def _usable(text: str) -> bool:
+    return len(text) <= MAX_DOCUMENT_CHARS and "\x00" not in text
+
+
+def _name_in(root: str | None, path: str) -> str:
+    """A document's path as the model sees it: within the workspace, else its file name."""
+    root = os.path.abspath(root) if root else None
+    if root and os.path.commonpath([root, os.path.abspath(path)]) == root:
+        return os.path.relpath(path, root)
+    return os.path.basename(path)
 
 
 def _after_answer(

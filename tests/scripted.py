@@ -45,5 +45,5 @@ class PlainTemplate:
     stop: tuple[str, ...] = ()
     special_tokens: tuple[str, ...] = ()
 
-    def render(self, prefix: str, suffix: str, path: str | None = None) -> str:
+    def render(self, prefix: str, suffix: str, **project: object) -> str:
         return f"<pre>{prefix}<suf>{suffix}<mid>"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 from scripted import PlainTemplate, ScriptedBackend
 
 from lsp_fim.config import Settings
 from lsp_fim.engine import CompletionEngine, CompletionRequest
+from lsp_fim.related_files import RelatedDocument
 from lsp_fim.scope import StopReason
+from lsp_fim.templates import load_template
 
 LINES = ["x = 1\n", "y = 2\n", "z = 3\n", "w = 4\n"]
 
@@ -62,3 +65,20 @@ def test_prefill_is_counted_as_background_work() -> None:
     assert engine.counters.background_runs == 1
     assert engine.counters.background_tokens_evaluated > 0
     assert engine.counters.requests == 0
+
+
+def test_other_files_reach_the_prompt_in_the_repository_form() -> None:
+    helper_file = "def frobnicate(widgets):\n    return len(widgets)\n"
+    backend = ScriptedBackend({"<|file_sep|>lib/helpers.py\ndef frobnicate": ["frobnicate("]})
+    text = "import helpers\n\nhelpers."
+    alone = CompletionRequest(text, len(text), "python", "/p/main.py", "main.py", "p")
+    related = replace(alone, related=(RelatedDocument("lib/helpers.py", helper_file, 0),))
+
+    def engine(context_file_tokens: int) -> CompletionEngine:
+        settings = Settings(context_file_tokens=context_file_tokens)
+        return CompletionEngine(backend, load_template("qwen2.5-coder"), settings)
+
+    assert engine(512).complete(alone) is None  # the scripted model knows nothing without it
+    completion = engine(512).complete(related)
+    assert completion is not None and completion.text == "frobnicate("
+    assert engine(0).complete(related) is None
