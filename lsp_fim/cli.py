@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lsp_fim import __version__
-from lsp_fim.config import Settings
+from lsp_fim.config import BACKENDS, Settings
 from lsp_fim.engine import Completion, CompletionRequest, load_engine
 from lsp_fim.languages import language_id_for_path
 from lsp_fim.positions import Position, PositionError, offset_of, position_of
@@ -46,6 +46,7 @@ def _serve(args: argparse.Namespace) -> int:
     server = create_server()
     if args.model:
         server.settings = replace(server.settings, model=args.model)
+    server.settings = _with_backend_flags(server.settings, args)
     if args.tcp:
         host, port = args.tcp
         log.info("lsp-fim %s listening on %s:%d", __version__, host, port)
@@ -54,6 +55,30 @@ def _serve(args: argparse.Namespace) -> int:
         log.info("lsp-fim %s on stdio", __version__)
         server.start_io()
     return 0
+
+
+def _with_backend_flags(settings: Settings, args: argparse.Namespace) -> Settings:
+    """The backend flags given replace those settings (an editor's own settings still win)."""
+    return replace(
+        settings,
+        backend=args.backend or settings.backend,
+        backend_url=args.backend_url or settings.backend_url,
+        backend_model=args.backend_model or settings.backend_model,
+        api_key_env=args.api_key_env or settings.api_key_env,
+    )
+
+
+def _add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend", choices=BACKENDS, help="inference backend (default: llama-cpp, in-process)"
+    )
+    parser.add_argument(
+        "--backend-url", help="address of an HTTP engine (llama-server default: 127.0.0.1:8080)"
+    )
+    parser.add_argument("--backend-model", help="model name sent to an OpenAI-compatible server")
+    parser.add_argument(
+        "--api-key-env", metavar="VAR", help="environment variable holding the engine's API key"
+    )
 
 
 def _completion_json(text: str, completion: Completion | None, template: str) -> dict[str, Any]:
@@ -95,6 +120,7 @@ def _complete(args: argparse.Namespace) -> int:
         print(f"lsp-fim: {path}: {error}", file=sys.stderr)
         return 2
     settings = Settings(model=args.model, template=args.template, scope_stop=not args.no_scope_stop)
+    settings = _with_backend_flags(settings, args)
     if args.max_tokens:
         settings = replace(settings, max_tokens=args.max_tokens)
     if args.max_generate_ms is not None:
@@ -136,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the language server (stdio by default)")
     serve.add_argument("--tcp", type=_tcp_address, metavar="HOST:PORT", help="listen on TCP")
     serve.add_argument("--model", help="GGUF path, known name or hub repo id")
+    _add_backend_arguments(serve)
     serve.set_defaults(handler=_serve)
 
     complete = commands.add_parser("complete", help="complete one position and print it")
@@ -154,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop generating after this many ms, keeping whole lines (default 500; 0: no limit)",
     )
     complete.add_argument("--no-scope-stop", action="store_true", help="disable the scope stop")
+    _add_backend_arguments(complete)
     complete.set_defaults(handler=_complete)
 
     model = commands.add_parser("model", help="manage cached models")

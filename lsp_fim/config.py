@@ -11,7 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-BACKENDS = ("llama-cpp",)
+# The embedded llama.cpp, then inference engines over HTTP (``lsp_fim.backends.http_engines``).
+HTTP_BACKENDS = ("llama-server", "openai")
+BACKENDS = ("llama-cpp", *HTTP_BACKENDS)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lsp_fim.backends.base import Backend, GenerationRequest, GenerationStats
-from lsp_fim.config import Settings
+from lsp_fim.backends.base import Backend, FimPrompt, GenerationRequest, GenerationStats
+from lsp_fim.config import HTTP_BACKENDS, Settings
 from lsp_fim.context import (
     ContextWindow,
     TokenCounter,
@@ -160,7 +160,7 @@ class CompletionEngine:
         head = first_lines_within(request.text, budget, self.backend.count_tokens)
         self._prefill(self._render(request, head, ""), cancel)
 
-    def _prefill(self, prompt: str, cancel: threading.Event) -> None:
+    def _prefill(self, prompt: FimPrompt, cancel: threading.Event) -> None:
         started = time.perf_counter()
         stats = GenerationStats()
         done = self.backend.prefill(prompt, cancel, stats)
@@ -256,17 +256,19 @@ class CompletionEngine:
         limit_ms = 0 if background else self.settings.max_generate_ms
         return GenerationDeadline(limit_ms / 1000 if limit_ms else float("inf"))
 
-    def _prompt(self, request: CompletionRequest) -> str:
+    def _prompt(self, request: CompletionRequest) -> FimPrompt:
         window = request_window(request, self.settings, self.backend.count_tokens)
         return self._render(request, window.prefix, window.suffix)
 
-    def _render(self, request: CompletionRequest, prefix: str, suffix: str) -> str:
+    def _render(self, request: CompletionRequest, prefix: str, suffix: str) -> FimPrompt:
+        """The rendered prompt, with its parts for engines that lay out prompts themselves."""
         snippets = related_snippets(
             request.related, self.settings.context_file_tokens, self.backend.count_tokens
         )
-        return self.template.render(
+        text = self.template.render(
             prefix, suffix, path=request.name, repo=request.repo, extra_files=snippets
         )
+        return FimPrompt(text, prefix, suffix, snippets)
 
     def _without_special_tokens(self, text: str) -> str:
         for token in self.template.special_tokens:
@@ -289,7 +291,21 @@ def request_window(
 
 
 def load_engine(settings: Settings, progress: ProgressCallback | None = None) -> CompletionEngine:
-    """Resolve (and fetch if needed) the model, load it, and pick its FIM template."""
+    """Open the backend the settings name (for the embedded one: resolve, fetch if needed and
+    load the model) and pick its FIM template."""
+    backend: Backend
+    if settings.backend in HTTP_BACKENDS:
+        from lsp_fim.backends.http_engines import open_http_backend
+
+        backend, template = open_http_backend(settings)
+    else:
+        backend, template = _load_embedded(settings, progress)
+    return CompletionEngine(backend, template, settings)
+
+
+def _load_embedded(
+    settings: Settings, progress: ProgressCallback | None
+) -> tuple[Backend, FimTemplate]:
     from lsp_fim.backends.llama_cpp import LlamaCppBackend
     from lsp_fim.templates import detect_template, load_template
 
@@ -301,4 +317,4 @@ def load_engine(settings: Settings, progress: ProgressCallback | None = None) ->
         else detect_template(backend.vocabulary)
     )
     log.info("model %s loaded; FIM template %s", model_path, template.name)
-    return CompletionEngine(backend, template, settings)
+    return backend, template

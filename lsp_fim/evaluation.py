@@ -48,7 +48,13 @@ import tree_sitter_python
 from tqdm import tqdm
 from tree_sitter import Language, Parser
 
-from lsp_fim.backends.base import Backend, GenerationRequest, GenerationStats, Vocabulary
+from lsp_fim.backends.base import (
+    Backend,
+    FimPrompt,
+    GenerationRequest,
+    GenerationStats,
+    Vocabulary,
+)
 from lsp_fim.config import Settings
 from lsp_fim.engine import CompletionEngine, CompletionRequest, load_engine
 from lsp_fim.scope import GuardMode
@@ -219,7 +225,7 @@ class StatsRecordingBackend:
     def reset_cache(self) -> None:
         self._inner.reset_cache()
 
-    def prefill(self, prompt: str, cancel: threading.Event, stats: GenerationStats) -> bool:
+    def prefill(self, prompt: FimPrompt, cancel: threading.Event, stats: GenerationStats) -> bool:
         return self._inner.prefill(prompt, cancel, stats)
 
     def stream(self, request: GenerationRequest, stats: GenerationStats) -> Iterator[str]:

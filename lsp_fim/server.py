@@ -40,7 +40,15 @@ MAX_DOCUMENT_CHARS = 2_000_000
 IDLE_WORK_DELAY_S = 0.3
 
 IdleJob = Callable[[CompletionEngine, threading.Event], None]
-ENGINE_SETTINGS = ("model", "template", "threads", "backend", "backend_url", "backend_model")
+ENGINE_SETTINGS = (
+    "model",
+    "template",
+    "threads",
+    "backend",
+    "backend_url",
+    "backend_model",
+    "api_key_env",
+)
 
 
 class FimServer(LanguageServer):
@@ -119,6 +127,8 @@ class FimServer(LanguageServer):
             return
         try:
             await asyncio.to_thread(job, engine, cancel)
+        except BackendError as error:  # an engine over HTTP that is down: said in one line
+            log.warning("work ahead failed: %s", error)
         except Exception:  # work ahead is optional; its faults must not reach the editor
             log.exception("work ahead failed")
 
@@ -193,6 +203,9 @@ class FimServer(LanguageServer):
         self._in_flight[uri] = cancel
         try:
             return await asyncio.to_thread(engine.complete, request, cancel)
+        except BackendError as error:  # e.g. an engine over HTTP that is down or refuses
+            log.warning("no suggestion: %s", error)
+            return None
         except asyncio.CancelledError:
             cancel.set()
             raise

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from lsp_fim.backends.base import GenerationRequest, GenerationStats
+from lsp_fim.backends.base import FimPrompt, GenerationRequest, GenerationStats
 
 
 class ScriptedBackend:
@@ -26,17 +26,17 @@ class ScriptedBackend:
         return len(text) // 4
 
     def stream(self, request: GenerationRequest, stats: GenerationStats) -> Iterator[str]:
-        stats.prompt_tokens = stats.prompt_tokens_evaluated = self.count_tokens(request.prompt)
+        stats.prompt_tokens = stats.prompt_tokens_evaluated = self.count_tokens(request.prompt.text)
         pieces = next(
-            (pieces for marker, pieces in self.answers.items() if marker in request.prompt), []
+            (pieces for marker, pieces in self.answers.items() if marker in request.prompt.text), []
         )
         for piece in pieces:
             time.sleep(self.seconds_per_piece)
             stats.generated_tokens += 1
             yield piece
 
-    def prefill(self, prompt: str, cancel: threading.Event, stats: GenerationStats) -> bool:
-        stats.prompt_tokens = stats.prompt_tokens_evaluated = self.count_tokens(prompt)
+    def prefill(self, prompt: FimPrompt, cancel: threading.Event, stats: GenerationStats) -> bool:
+        stats.prompt_tokens = stats.prompt_tokens_evaluated = self.count_tokens(prompt.text)
         return not cancel.is_set()
 
 

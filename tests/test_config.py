@@ -32,7 +32,23 @@ def test_unknown_keys_and_non_objects_are_reported() -> None:
 def test_unknown_backend_is_rejected() -> None:
     settings, problems = settings_from_wire({"backend": "home-made"})
     assert settings.backend == "llama-cpp"
-    assert problems
+    assert problems and "llama-server" in problems[0] and "openai" in problems[0]
+
+
+def test_http_backend_settings() -> None:
+    wire = {
+        "backend": "openai",
+        "backendUrl": "http://gpu-box:8000",
+        "backendModel": "Qwen/Qwen2.5-Coder-7B",
+        "apiKeyEnv": "VLLM_API_KEY",
+    }
+    settings, problems = settings_from_wire(wire)
+    assert problems == []
+    assert (settings.backend, settings.backend_url) == ("openai", "http://gpu-box:8000")
+    assert (settings.backend_model, settings.api_key_env) == (
+        "Qwen/Qwen2.5-Coder-7B",
+        "VLLM_API_KEY",
+    )
 
 
 def test_enabled_languages() -> None:

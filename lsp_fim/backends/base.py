@@ -7,16 +7,31 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from lsp_fim.templates import ContextFile
+
 
 class BackendError(RuntimeError):
     """A fault the user can fix (missing model, unreachable engine); the message says how."""
 
 
 @dataclass(frozen=True)
-class GenerationRequest:
-    """One FIM generation: the rendered prompt and how far the model may go."""
+class FimPrompt:
+    """A FIM prompt in both forms an engine may want: ``text`` rendered with our template (BOS
+    included), and the window it was rendered from, for engines that lay out FIM prompts
+    themselves (llama-server's ``/infill``)."""
 
-    prompt: str
+    text: str
+    prefix: str
+    suffix: str
+    # Other files' code, in ``text`` where the template has a multi-file form.
+    extra_files: tuple[ContextFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One FIM generation: the prompt and how far the model may go."""
+
+    prompt: FimPrompt
     max_tokens: int
     stop: tuple[str, ...]
     cancel: threading.Event
@@ -60,7 +75,7 @@ class Backend(Protocol):
     def reset_cache(self) -> None:
         """Forget cached prompt state, so the next generation starts cold and reproducible."""
 
-    def prefill(self, prompt: str, cancel: threading.Event, stats: GenerationStats) -> bool:
+    def prefill(self, prompt: FimPrompt, cancel: threading.Event, stats: GenerationStats) -> bool:
         """Evaluate ``prompt`` ahead of the request that will need it; False if cancelled."""
 
     def stream(self, request: GenerationRequest, stats: GenerationStats) -> Iterator[str]:

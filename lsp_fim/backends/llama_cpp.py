@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from lsp_fim.backends.base import BackendError, GenerationRequest, GenerationStats
+from lsp_fim.backends.base import BackendError, FimPrompt, GenerationRequest, GenerationStats
 from lsp_fim.backends.kv_reuse import ReusePlan, plan_reuse
 from lsp_fim.backends.stop_text import StopTextFilter
 
@@ -173,7 +173,7 @@ class LlamaCppBackend:
         request that superseded it is a keystroke later and shares all but a few tokens of it,
         so the work is kept instead of started over on every keystroke. Background work gives
         way at once."""
-        prompt, max_tokens = self._prompt_tokens(request.prompt, request.max_tokens)
+        prompt, max_tokens = self._prompt_tokens(request.prompt.text, request.max_tokens)
         if max_tokens == 0:
             raise BackendError("no room left to generate: lower prefixTokens/suffixTokens")
         stats.prompt_tokens = len(prompt)
@@ -190,13 +190,13 @@ class LlamaCppBackend:
                 return
             yield from self._generate(prompt, max_tokens, request, stats, started)
 
-    def prefill(self, prompt: str, cancel: threading.Event, stats: GenerationStats) -> bool:
+    def prefill(self, prompt: FimPrompt, cancel: threading.Event, stats: GenerationStats) -> bool:
         """Evaluate ``prompt`` exactly, ahead of the request that will need it.
 
         Gives way to any request (cancel is checked every batch) and leaves the cache as it
         was when it does; returns whether the prompt is now cached exactly.
         """
-        tokens, _ = self._prompt_tokens(prompt, 0)
+        tokens, _ = self._prompt_tokens(prompt.text, 0)
         stats.prompt_tokens = len(tokens)
         with self._lock:
             if cancel.is_set():

@@ -1,0 +1,155 @@
+"""llama.cpp's llama-server: ``/infill``, where the server lays out the FIM prompt from the
+prefix and suffix, or ``/completion``, which takes the prompt our template renders.
+
+``/infill`` is used unless the ``template`` setting names a format: llama-server lays out
+``/infill`` prompts with the model's own FIM tokens only (and its repository form, with the
+project called ``myproject``), so a chosen template can only be honoured by ``/completion``.
+A model without FIM tokens is refused by ``/infill`` (HTTP 501, said in the log); setting
+``template`` moves such a model to ``/completion``.
+
+Generation is greedy and streamed, with the server's prompt cache on (``cache_prompt``) and
+its timings in every event (``timings_per_token``), so that a stream cut short by the scope
+stop still reports what the prompt cost.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import PurePath
+from typing import Any
+
+from lsp_fim.backends.base import FimPrompt, GenerationStats
+from lsp_fim.backends.http_backend import HttpBackend, Request
+from lsp_fim.backends.http_stream import EngineAddress, field_number, field_text, request_json
+from lsp_fim.templates import FimTemplate, detect_template, load_template
+
+INFILL_PATH = "/infill"
+COMPLETION_PATH = "/completion"
+
+
+class LlamaServerApi(ABC):
+    """What ``/infill`` and ``/completion`` share: sampling, the cache, the events."""
+
+    path: str
+
+    def __init__(self) -> None:
+        self._cold = False
+
+    @abstractmethod
+    def prompt_fields(self, prompt: FimPrompt) -> dict[str, Any]:
+        """The request fields that carry the prompt."""
+
+    def generation(self, prompt: FimPrompt, max_tokens: int, stop: tuple[str, ...]) -> Request:
+        cache_prompt, self._cold = not self._cold, False
+        body = {
+            **self.prompt_fields(prompt),
+            "n_predict": max_tokens,
+            "stop": list(stop),
+            "temperature": 0,
+            "stream": True,
+            "cache_prompt": cache_prompt,
+            "timings_per_token": True,
+        }
+        return self.path, body
+
+    def warm_up(self, prompt: FimPrompt) -> Request:
+        """``n_predict: 0``, as llama.vim sends: the prompt is evaluated and cached (the server
+        still samples one token, which is dropped)."""
+        return self.generation(prompt, 0, ())
+
+    def read_event(self, event: Mapping[str, Any], stats: GenerationStats) -> str:
+        read_counts(event, stats)
+        return field_text(event, "content")
+
+    def reset_cache(self) -> None:
+        """The next request does not reuse the slot's cached prompt (and replaces it)."""
+        self._cold = True
+
+
+class InfillApi(LlamaServerApi):
+    path = INFILL_PATH
+
+    def prompt_fields(self, prompt: FimPrompt) -> dict[str, Any]:
+        """All of the cursor's line before it goes in the prefix, none in ``prompt``, so
+        that the prefix is tokenized in one piece as our own prompts are."""
+        return {
+            "input_prefix": prompt.prefix,
+            "input_suffix": prompt.suffix,
+            "input_extra": [{"filename": f.path, "text": f.text} for f in prompt.extra_files],
+            "prompt": "",
+        }
+
+
+class CompletionApi(LlamaServerApi):
+    path = COMPLETION_PATH
+
+    def __init__(self, bos: str) -> None:
+        super().__init__()
+        self._bos = bos
+
+    def prompt_fields(self, prompt: FimPrompt) -> dict[str, Any]:
+        """The server adds the model's BOS itself; the template's would be a second one."""
+        return {"prompt": prompt.text.removeprefix(self._bos)}
+
+
+def read_counts(event: Mapping[str, Any], stats: GenerationStats) -> None:
+    """llama-server's numbers: ``tokens_evaluated`` is the whole prompt, ``timings.prompt_n``
+    the part evaluated (the rest came from the cache)."""
+    stats.prompt_tokens = int(field_number(event, "tokens_evaluated", stats.prompt_tokens))
+    stats.generated_tokens = int(field_number(event, "tokens_predicted", stats.generated_tokens))
+    read_timings(event.get("timings"), stats)
+
+
+def read_timings(timings: Any, stats: GenerationStats) -> None:
+    """``timings`` as llama-server sends it (also in its OpenAI-compatible answers)."""
+    if not isinstance(timings, Mapping):
+        return
+    evaluated = field_number(timings, "prompt_n", stats.prompt_tokens_evaluated)
+    stats.prompt_tokens_evaluated = int(evaluated)
+    stats.generated_tokens = int(field_number(timings, "predicted_n", stats.generated_tokens))
+    stats.prompt_ms = field_number(timings, "prompt_ms", stats.prompt_ms)
+    stats.generate_ms = field_number(timings, "predicted_ms", stats.generate_ms)
+
+
+class LlamaServerVocabulary:
+    """The model's vocabulary as llama-server shows it, asked only when template detection
+    needs it: ``/tokenize`` with special tokens parsed, ``/detokenize``, and the model file's
+    name from ``/props`` (the server does not serve GGUF metadata)."""
+
+    def __init__(self, address: EngineAddress) -> None:
+        self._address = address
+        self._metadata: dict[str, str] | None = None
+        self._single: dict[str, bool] = {}
+
+    @property
+    def metadata(self) -> Mapping[str, str]:
+        if self._metadata is None:
+            props = request_json(self._address, "/props")
+            model = props.get("model_path") or props.get("model_alias") or ""
+            name = PurePath(str(model)).name.removesuffix(".gguf")
+            self._metadata = {"general.name": name} if name else {}
+        return self._metadata
+
+    def token_text(self, token_id: int) -> str:
+        answer = request_json(self._address, "/detokenize", {"tokens": [token_id]})
+        return field_text(answer, "content")
+
+    def is_single_token(self, text: str) -> bool:
+        if text not in self._single:
+            body = {"content": text, "add_special": False, "parse_special": True}
+            tokens = request_json(self._address, "/tokenize", body).get("tokens")
+            self._single[text] = isinstance(tokens, list) and len(tokens) == 1
+        return self._single[text]
+
+
+def open_llama_server(
+    address: EngineAddress, template_setting: str | None
+) -> tuple[HttpBackend, FimTemplate]:
+    """With ``template`` set nothing is asked of the server now, so it may start later; else
+    the template is detected from the server's vocabulary (for stop strings and clean-up)."""
+    vocabulary = LlamaServerVocabulary(address)
+    if template_setting:
+        template = load_template(template_setting)
+        return HttpBackend(address, CompletionApi(template.bos), vocabulary), template
+    return HttpBackend(address, InfillApi(), vocabulary), detect_template(vocabulary)

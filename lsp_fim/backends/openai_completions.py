@@ -1,0 +1,129 @@
+"""OpenAI-compatible ``/v1/completions`` (vLLM, Ollama, llama-server, ...): the prompt our
+template renders, generated greedily and streamed.
+
+Such a server shows the model's name but not its tokens, so the FIM template is recognised by
+the name (``backendModel``, else the first model the server lists) or set with ``template``.
+The API has no way to warm a cache ahead of a request: ``prefill`` does nothing (vLLM and
+llama-server reuse a shared prompt prefix on their own, Ollama keeps the last prompt).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from lsp_fim.backends.base import BackendError, FimPrompt, GenerationStats
+from lsp_fim.backends.http_backend import HttpBackend, Request
+from lsp_fim.backends.http_stream import EngineAddress, field_number, field_text, request_json
+from lsp_fim.backends.llama_server import read_timings
+from lsp_fim.templates import (
+    FimTemplate,
+    NoFimSupportError,
+    TemplateError,
+    detect_template,
+    load_template,
+    template_names,
+)
+
+log = logging.getLogger(__name__)
+
+
+class OpenAICompletionsApi:
+    def __init__(self, path: str, model: str, bos: str) -> None:
+        self.path = path
+        self._model = model
+        self._bos = bos
+
+    def generation(self, prompt: FimPrompt, max_tokens: int, stop: tuple[str, ...]) -> Request:
+        """The server adds the model's BOS itself; the template's would be a second one."""
+        body = {
+            "model": self._model,
+            "prompt": prompt.text.removeprefix(self._bos),
+            "max_tokens": max_tokens,
+            "temperature": 0,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if stop:
+            body["stop"] = list(stop)
+        return self.path, body
+
+    def warm_up(self, prompt: FimPrompt) -> None:
+        return None
+
+    def read_event(self, event: Mapping[str, Any], stats: GenerationStats) -> str:
+        """Pieces are counted as tokens until ``usage`` (the last event, when the stream is
+        read to its end) gives the exact counts."""
+        choices = event.get("choices") or [{}]
+        if not isinstance(choices, list) or not isinstance(choices[0], Mapping):
+            raise BackendError(f"malformed answer: choices is {choices!r}")
+        piece = field_text(choices[0], "text")
+        stats.generated_tokens += bool(piece)
+        if isinstance(usage := event.get("usage"), Mapping):
+            _read_usage(usage, stats)
+        read_timings(event.get("timings"), stats)  # llama-server adds its own
+        return piece
+
+    def reset_cache(self) -> None:
+        """The API has no such request; comparisons from a cold cache need a fresh server."""
+
+
+class ModelNameVocabulary:
+    """All an OpenAI-compatible server tells of its model's vocabulary: the model's name."""
+
+    def __init__(self, model: str) -> None:
+        self.metadata: Mapping[str, str] = {"general.name": model}
+
+    def token_text(self, token_id: int) -> str:
+        return ""
+
+    def is_single_token(self, text: str) -> bool:
+        return False
+
+
+def open_openai_completions(
+    address: EngineAddress, model: str | None, template_setting: str | None
+) -> tuple[HttpBackend, FimTemplate]:
+    """Nothing is asked of the server when ``backendModel`` is set, so it may start later."""
+    model = model or _first_served_model(address)
+    template = load_template(template_setting) if template_setting else _template_named(model)
+    # Base URLs are often given as OpenAI clients take them, ending in /v1.
+    path = "/completions" if address.base_path.endswith("/v1") else "/v1/completions"
+    api = OpenAICompletionsApi(path, model, template.bos)
+    return HttpBackend(address, api, ModelNameVocabulary(model)), template
+
+
+def _template_named(model: str) -> FimTemplate:
+    try:
+        return detect_template(ModelNameVocabulary(model))
+    except NoFimSupportError as error:
+        raise TemplateError(
+            f"cannot tell the FIM template of model {model!r} from its name (an "
+            "OpenAI-compatible server does not show the model's tokens): set `template` (or "
+            f"pass --template) to one of {', '.join(template_names())}, or to the path of "
+            "your own .toml template file"
+        ) from error
+
+
+def _first_served_model(address: EngineAddress) -> str:
+    """``/v1/models``' first entry, for servers that serve one model (llama-server, most
+    vLLM set-ups)."""
+    path = "/models" if address.base_path.endswith("/v1") else "/v1/models"
+    models = request_json(address, path).get("data")
+    if not isinstance(models, list) or not models or not isinstance(models[0], Mapping):
+        raise BackendError(
+            f"{address.url(path)} lists no model: set `backendModel` (or --backend-model)"
+        )
+    model = field_text(models[0], "id")
+    log.info("backendModel not set: using %r, the first model %s lists", model, address.url(path))
+    return model
+
+
+def _read_usage(usage: Mapping[str, Any], stats: GenerationStats) -> None:
+    """Cached prompt tokens are reported by vLLM and llama-server as ``prompt_tokens_details``."""
+    stats.prompt_tokens = int(field_number(usage, "prompt_tokens", stats.prompt_tokens))
+    stats.generated_tokens = int(field_number(usage, "completion_tokens", stats.generated_tokens))
+    details = usage.get("prompt_tokens_details")
+    cached = field_number(details, "cached_tokens", 0) if isinstance(details, Mapping) else 0
+    stats.prompt_tokens_evaluated = stats.prompt_tokens - int(cached)

@@ -1,0 +1,161 @@
+"""llama-server's /infill and /completion against a scripted engine: request bodies, stats,
+stop strings, the cache switches, template detection through /props and /tokenize."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from scripted_http import Reply, ScriptedEngine, content_events, sse
+
+from lsp_fim.backends.base import BackendError, FimPrompt, GenerationRequest, GenerationStats
+from lsp_fim.backends.http_backend import HttpBackend
+from lsp_fim.backends.http_stream import EngineAddress
+from lsp_fim.backends.llama_server import (
+    CompletionApi,
+    InfillApi,
+    LlamaServerVocabulary,
+    open_llama_server,
+)
+from lsp_fim.templates import ContextFile, TemplateError
+
+PROMPT = FimPrompt(
+    "<s>▁<PRE>def f():\n    ▁<SUF>\n▁<MID>",
+    "def f():\n    ",
+    "\n",
+    (ContextFile("util.py", "def g(): ...\n"),),
+)
+QWEN_TOKENS = ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<|file_sep|>")
+
+
+def generate(
+    backend: HttpBackend, stop: tuple[str, ...] = (), cancel: threading.Event | None = None
+) -> tuple[list[str], GenerationStats]:
+    stats = GenerationStats()
+    request = GenerationRequest(PROMPT, 16, stop, cancel or threading.Event())
+    return list(backend.stream(request, stats)), stats
+
+
+def infill_backend(engine: ScriptedEngine) -> HttpBackend:
+    address = EngineAddress.parse(engine.url)
+    return HttpBackend(address, InfillApi(), LlamaServerVocabulary(address))
+
+
+def test_infill_sends_the_window_and_streams_the_content() -> None:
+    with ScriptedEngine({"/infill": [Reply(content_events(["re", "turn 1"]))]}) as engine:
+        pieces, _ = generate(infill_backend(engine), stop=("<|endoftext|>",))
+    assert pieces == ["re", "turn 1"]
+    [body] = engine.bodies("/infill")
+    assert body["input_prefix"] == "def f():\n    " and body["input_suffix"] == "\n"
+    assert body["input_extra"] == [{"filename": "util.py", "text": "def g(): ...\n"}]
+    assert body["prompt"] == ""
+    assert body["n_predict"] == 16 and body["stop"] == ["<|endoftext|>"]
+    assert body["stream"] is True and body["cache_prompt"] is True
+    assert body["temperature"] == 0 and body["timings_per_token"] is True
+
+
+def test_stats_come_from_the_engine_timings() -> None:
+    timings = {"prompt_n": 12, "prompt_ms": 80.5, "predicted_n": 2, "predicted_ms": 30.0}
+    events = [
+        sse({"content": "x", "tokens_evaluated": 40, "tokens_predicted": 1, "timings": timings}),
+        sse({"content": "", "stop": True, "tokens_evaluated": 40, "tokens_predicted": 2}),
+    ]
+    with ScriptedEngine({"/infill": [Reply(list(events))]}) as engine:
+        _, stats = generate(infill_backend(engine))
+    assert (stats.prompt_tokens, stats.prompt_tokens_evaluated) == (40, 12)
+    assert stats.generated_tokens == 2
+    assert (stats.prompt_ms, stats.generate_ms) == (80.5, 30.0)
+
+
+def test_a_stop_string_split_across_events_ends_the_stream_unseen() -> None:
+    pieces = ["x = 1\n", "<|endof", "text|>", "never"] + ["y\n"] * 100
+    with ScriptedEngine({"/infill": [Reply(content_events(pieces), delay_s=0.01)]}) as engine:
+        got, _ = generate(infill_backend(engine), stop=("<|endoftext|>",))
+        assert "".join(got) == "x = 1\n"
+        assert engine.disconnected.wait(2)  # stopped reading: the engine stops generating
+
+
+def test_a_malformed_count_is_an_error_that_names_the_url() -> None:
+    events = [sse({"content": "x", "tokens_predicted": "many"})]
+    with (
+        ScriptedEngine({"/infill": [Reply(events)]}) as engine,
+        pytest.raises(BackendError, match=r"/infill: malformed answer: tokens_predicted"),
+    ):
+        generate(infill_backend(engine))
+
+
+def test_infill_refused_by_a_model_without_fim_tokens() -> None:
+    refusal = json.dumps(
+        {"error": {"code": 501, "message": "Infill is not supported by this model: prefix "}}
+    )
+    with (
+        ScriptedEngine({"/infill": [Reply(status=501, body=refusal)]}) as engine,
+        pytest.raises(BackendError, match=r"HTTP 501.*Infill is not supported"),
+    ):
+        generate(infill_backend(engine))
+
+
+def test_completion_sends_our_prompt_without_a_second_bos() -> None:
+    with ScriptedEngine({"/completion": [Reply(content_events(["pass"]))]}) as engine:
+        address = EngineAddress.parse(engine.url)
+        backend = HttpBackend(address, CompletionApi("<s>"), LlamaServerVocabulary(address))
+        assert generate(backend)[0] == ["pass"]
+    [body] = engine.bodies("/completion")
+    assert body["prompt"] == "▁<PRE>def f():\n    ▁<SUF>\n▁<MID>"
+    assert "input_prefix" not in body
+
+
+def test_reset_cache_turns_the_prompt_cache_off_for_one_request() -> None:
+    with ScriptedEngine({"/infill": [Reply(content_events(["a"]))]}) as engine:
+        backend = infill_backend(engine)
+        generate(backend)
+        backend.reset_cache()
+        generate(backend)
+        generate(backend)
+    assert [body["cache_prompt"] for body in engine.bodies("/infill")] == [True, False, True]
+
+
+def test_prefill_evaluates_the_prompt_and_generates_nothing() -> None:
+    events = [
+        sse({"content": "", "stop": True, "tokens_evaluated": 40, "timings": {"prompt_n": 38}})
+    ]
+    with ScriptedEngine({"/infill": [Reply(events)]}) as engine:
+        stats = GenerationStats()
+        assert infill_backend(engine).prefill(PROMPT, threading.Event(), stats)
+    [body] = engine.bodies("/infill")
+    assert body["n_predict"] == 0 and body["cache_prompt"] is True
+    assert stats.prompt_tokens_evaluated == 38
+
+
+def test_a_cancelled_prefill_says_so() -> None:
+    hold = threading.Event()
+    cancel = threading.Event()
+    with ScriptedEngine({"/infill": [Reply(content_events([""]), hold=hold)]}) as engine:
+        threading.Timer(0.05, cancel.set).start()
+        assert not infill_backend(engine).prefill(PROMPT, cancel, GenerationStats())
+        hold.set()
+
+
+def test_template_is_detected_from_the_server_vocabulary() -> None:
+    engine = ScriptedEngine({"/props": [Reply(body='{"model_path": "/m/my-model.gguf"}')]})
+    engine.tokenize = lambda text: [1] if text in QWEN_TOKENS else [1, 2]
+    with engine:
+        backend, template = open_llama_server(EngineAddress.parse(engine.url), None)
+    assert template.name == "qwen2.5-coder"
+    assert isinstance(backend.api, InfillApi)
+    assert backend.vocabulary.metadata == {"general.name": "my-model"}
+
+
+def test_a_chosen_template_uses_completion_and_asks_nothing_at_load() -> None:
+    with ScriptedEngine() as engine:
+        backend, template = open_llama_server(EngineAddress.parse(engine.url), "codellama")
+    assert template.name == "codellama" and isinstance(backend.api, CompletionApi)
+    assert engine.requests == []
+
+
+def test_template_setting_is_named_when_detection_fails() -> None:
+    engine = ScriptedEngine({"/props": [Reply(body='{"model_path": "/m/mystery.gguf"}')]})
+    engine.tokenize = lambda text: [1, 2]
+    with engine, pytest.raises(TemplateError, match="`template`"):
+        open_llama_server(EngineAddress.parse(engine.url), None)
