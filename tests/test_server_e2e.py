@@ -298,3 +298,34 @@ async def test_the_suggestion_after_accepting_is_computed_ahead(client: Language
     assert stats.backgroundRuns >= 1  # type: ignore[attr-defined]
     assert stats.modelRuns == runs_before  # type: ignore[attr-defined]
     assert stats.requests == 2  # type: ignore[attr-defined]
+
+
+HELPERS = '''"""Inventory helpers."""
+
+
+def count_blue_widgets(widgets):
+    """How many of ``widgets`` are blue."""
+    return sum(1 for w in widgets if w.colour == "blue")
+'''
+REPORT = "import helpers\n\n\ndef report(widgets):\n    blue = helpers.\n"
+REPORT_URI = "file:///tmp/lsp_fim_e2e/report.py"
+
+
+async def test_another_open_file_gives_the_name_to_call(client: LanguageClient) -> None:
+    """Without helpers.py the model cannot know the function's name (it writes
+    ``helpers.blue``); with it open beside, it calls the function defined there."""
+    open_document(client, HELPERS, "file:///tmp/lsp_fim_e2e/helpers.py")
+    open_document(client, REPORT, REPORT_URI)
+    cursor = types.Position(line=4, character=len("    blue = helpers."))
+    result = await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=REPORT_URI),
+            position=cursor,
+            context=types.InlineCompletionContext(
+                trigger_kind=types.InlineCompletionTriggerKind.Invoked
+            ),
+        )
+    )
+    assert isinstance(result, types.InlineCompletionList) and result.items
+    insert_text = result.items[0].insert_text
+    assert isinstance(insert_text, str) and insert_text.startswith("count_blue_widgets(")
