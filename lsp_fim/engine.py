@@ -27,7 +27,7 @@ from lsp_fim.postprocess import finish_suggestion
 from lsp_fim.related_files import RelatedDocument
 from lsp_fim.scope import GuardMode, StopDecision, StopReason, make_guard
 from lsp_fim.suggestion_cache import SuggestionCache
-from lsp_fim.templates import FimTemplate
+from lsp_fim.templates import ContextFile, FimTemplate
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class CompletionEngine:
     def prefill(self, request: CompletionRequest, cancel: threading.Event) -> None:
         """Put the exact prompt for ``request`` in the model's cache, for the next keystroke."""
         if self.settings.language_enabled(request.language_id):
-            self._prefill(self._prompt(request), cancel)
+            self._prefill(self._prompt(request, self._related_snippets(request)), cancel)
 
     def prefill_document(self, request: CompletionRequest, cancel: threading.Event) -> None:
         """After opening a file the cursor is unknown: cache its first window as one prefix,
@@ -158,7 +158,7 @@ class CompletionEngine:
             return
         budget = self.settings.prefix_tokens + self.settings.suffix_tokens
         head = first_lines_within(request.text, budget, self.backend.count_tokens)
-        self._prefill(self._render(request, head, ""), cancel)
+        self._prefill(self._render(head, "", request, self._related_snippets(request)), cancel)
 
     def _prefill(self, prompt: FimPrompt, cancel: threading.Event) -> None:
         started = time.perf_counter()
@@ -185,7 +185,10 @@ class CompletionEngine:
         started = time.perf_counter()
         prefix, suffix = request.text[: request.offset], request.text[request.offset :]
         mode = guard_mode or self.guard_mode()
-        cache_key = f"{mode}:{request.path or ''}"
+        # Other files' snippets are context too: an answer made without them is not one
+        # made with them.
+        snippets = self._related_snippets(request)
+        cache_key = f"{mode}:{request.path or ''}:{hash(snippets)}"
         if (cached := self._suggestions.lookup(cache_key, prefix, suffix)) is not None:
             log.info("complete path=%s from cache chars=%d", request.path, len(cached.text))
             total_ms = (time.perf_counter() - started) * 1000
@@ -197,7 +200,7 @@ class CompletionEngine:
                 total_ms=total_ms,
                 from_cache=True,
             )
-        prompt = self._prompt(request)
+        prompt = self._prompt(request, snippets)
         language = language_for(request.language_id, request.path)
         guard = make_guard(mode, language, prefix, suffix)
         stats = GenerationStats()
@@ -256,15 +259,22 @@ class CompletionEngine:
         limit_ms = 0 if background else self.settings.max_generate_ms
         return GenerationDeadline(limit_ms / 1000 if limit_ms else float("inf"))
 
-    def _prompt(self, request: CompletionRequest) -> FimPrompt:
-        window = request_window(request, self.settings, self.backend.count_tokens)
-        return self._render(request, window.prefix, window.suffix)
+    def _related_snippets(self, request: CompletionRequest) -> tuple[ContextFile, ...]:
+        budget = self.settings.context_file_tokens
+        return related_snippets(request.related, budget, self.backend.count_tokens)
 
-    def _render(self, request: CompletionRequest, prefix: str, suffix: str) -> FimPrompt:
+    def _prompt(self, request: CompletionRequest, snippets: tuple[ContextFile, ...]) -> FimPrompt:
+        window = request_window(request, self.settings, self.backend.count_tokens)
+        return self._render(window.prefix, window.suffix, request, snippets)
+
+    def _render(
+        self,
+        prefix: str,
+        suffix: str,
+        request: CompletionRequest,
+        snippets: tuple[ContextFile, ...],
+    ) -> FimPrompt:
         """The rendered prompt, with its parts for engines that lay out prompts themselves."""
-        snippets = related_snippets(
-            request.related, self.settings.context_file_tokens, self.backend.count_tokens
-        )
         text = self.template.render(
             prefix, suffix, path=request.name, repo=request.repo, extra_files=snippets
         )

@@ -82,3 +82,15 @@ def test_other_files_reach_the_prompt_in_the_repository_form() -> None:
     completion = engine(512).complete(related)
     assert completion is not None and completion.text == "frobnicate("
     assert engine(0).complete(related) is None
+
+
+def test_an_answer_made_without_other_files_is_not_reused_with_them() -> None:
+    backend = ScriptedBackend({"<|file_sep|>lib/helpers.py": ["frobnicate("]})
+    engine = CompletionEngine(backend, load_template("qwen2.5-coder"), Settings())
+    text = "import helpers\n\nhelpers."
+    alone = CompletionRequest(text, len(text), "python", "/p/main.py", "main.py", "p")
+    related = (RelatedDocument("lib/helpers.py", "def frobnicate(w):\n    pass\n", 0),)
+    assert engine.complete(alone) is None
+    completion = engine.complete(replace(alone, related=related))
+    assert completion is not None and not completion.from_cache
+    assert completion.text == "frobnicate("
