@@ -159,3 +159,10 @@ def test_template_setting_is_named_when_detection_fails() -> None:
     engine.tokenize = lambda text: [1, 2]
     with engine, pytest.raises(TemplateError, match="`template`"):
         open_llama_server(EngineAddress.parse(engine.url), None)
+
+
+def test_an_engine_that_is_down_at_start_is_said_with_the_way_out() -> None:
+    with ScriptedEngine() as engine:
+        address = EngineAddress.parse(engine.url)
+    with pytest.raises(BackendError, match=r"cannot reach .*/props.*set `template`"):
+        open_llama_server(address, None)

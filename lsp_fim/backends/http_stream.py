@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import logging
 import socket
 import threading
 from collections.abc import Iterator, Mapping
@@ -23,8 +22,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lsp_fim.backends.base import BackendError
-
-log = logging.getLogger(__name__)
 
 # An engine that does not accept a connection this fast is down or unreachable; the editor must
 # not wait longer to hear it.

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
 
-from lsp_fim.backends.base import FimPrompt, GenerationStats
+from lsp_fim.backends.base import BackendError, FimPrompt, GenerationStats
 from lsp_fim.backends.http_backend import HttpBackend, Request
 from lsp_fim.backends.http_stream import EngineAddress, field_number, field_text, request_json
 from lsp_fim.templates import FimTemplate, detect_template, load_template
@@ -152,4 +152,11 @@ def open_llama_server(
     if template_setting:
         template = load_template(template_setting)
         return HttpBackend(address, CompletionApi(template.bos), vocabulary), template
-    return HttpBackend(address, InfillApi(), vocabulary), detect_template(vocabulary)
+    try:
+        template = detect_template(vocabulary)
+    except BackendError as error:
+        raise BackendError(
+            f"{error} (lsp-fim asks llama-server for the model's FIM template when it starts: "
+            "start llama-server first, or set `template`, which uses /completion)"
+        ) from error
+    return HttpBackend(address, InfillApi(), vocabulary), template
