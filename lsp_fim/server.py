@@ -64,6 +64,7 @@ class FimServer(LanguageServer):
         self._idle_cancel = threading.Event()
         self._idle_tasks: set[asyncio.Task[None]] = set()
         self.recent_documents = RecentDocuments()
+        self._last_request_fault: str | None = None
 
     # settings ------------------------------------------------------------------------------
 
@@ -134,7 +135,10 @@ class FimServer(LanguageServer):
 
     def document_request(self, uri: str, position: types.Position) -> CompletionRequest | None:
         """The engine's view of ``uri`` with the cursor at ``position``; None when unusable."""
-        document = self.workspace.get_text_document(uri)
+        document = self.workspace.text_documents.get(uri)
+        if document is None:  # pygls would read the file from disk, which may not exist
+            log.warning("%s was never opened (didOpen): no suggestion", uri)
+            return None
         text = document.source
         if not _usable(text):
             log.warning("%s is too large or binary (%d chars): no suggestion", uri, len(text))
@@ -194,6 +198,15 @@ class FimServer(LanguageServer):
         self.work_when_idle(partial(_after_answer, request, completion))
         return None if completion is None else (request.text, completion)
 
+    def _report_request_fault(self, fault: str) -> None:
+        """Every fault is logged; the editor is told once, not on every keystroke, until a
+        request succeeds again."""
+        if fault == self._last_request_fault:
+            log.warning("no suggestion: %s", fault)
+            return
+        self._last_request_fault = fault
+        self.tell_user(types.MessageType.Warning, f"lsp-fim: no suggestion: {fault}")
+
     async def _run_newest_wins(
         self, uri: str, engine: CompletionEngine, request: CompletionRequest
     ) -> Completion | None:
@@ -202,9 +215,9 @@ class FimServer(LanguageServer):
         cancel = threading.Event()
         self._in_flight[uri] = cancel
         try:
-            return await asyncio.to_thread(engine.complete, request, cancel)
+            completion = await asyncio.to_thread(engine.complete, request, cancel)
         except BackendError as error:  # e.g. an engine over HTTP that is down or refuses
-            log.warning("no suggestion: %s", error)
+            self._report_request_fault(str(error))
             return None
         except asyncio.CancelledError:
             cancel.set()
@@ -212,6 +225,8 @@ class FimServer(LanguageServer):
         finally:
             if self._in_flight.get(uri) is cancel:
                 del self._in_flight[uri]
+        self._last_request_fault = None
+        return completion
 
 
 def _usable(text: str) -> bool:

@@ -329,3 +329,102 @@ async def test_another_open_file_gives_the_name_to_call(client: LanguageClient) 
     assert isinstance(result, types.InlineCompletionList) and result.items
     insert_text = result.items[0].insert_text
     assert isinstance(insert_text, str) and insert_text.startswith("count_blue_widgets(")
+
+
+# Bad input: each gets an empty answer or a clear message and a log line, and the server goes
+# on answering the next good request.
+
+
+async def inline_at(
+    client: LanguageClient, uri: str, position: types.Position
+) -> types.InlineCompletionList | None:
+    return await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=position,
+            context=types.InlineCompletionContext(
+                trigger_kind=types.InlineCompletionTriggerKind.Invoked
+            ),
+        )
+    )
+
+
+async def still_serving(client: LanguageClient) -> None:
+    open_document(client, NORM)
+    result = await client.text_document_inline_completion_async(
+        inline_params(NORM_CURSOR, types.InlineCompletionTriggerKind.Invoked)
+    )
+    assert isinstance(result, types.InlineCompletionList) and result.items
+
+
+def log_text() -> str:
+    return LOG_FILE.read_text(encoding="utf-8")
+
+
+async def test_a_document_never_opened_gets_an_empty_answer(client: LanguageClient) -> None:
+    uri = "file:///tmp/lsp_fim_bad_input/never-opened-and-absent.py"
+    assert await inline_at(client, uri, types.Position(line=0, character=0)) is None
+    assert "never-opened-and-absent.py" in log_text()
+    await still_serving(client)
+
+
+@pytest.mark.parametrize(
+    "text", ["x = 1\n" * 400_000, "data = b'\x00\x01\x02'\n"], ids=["huge", "binary"]
+)
+async def test_huge_and_binary_documents_get_an_empty_answer(
+    client: LanguageClient, text: str
+) -> None:
+    uri = "file:///tmp/lsp_fim_bad_input/odd.py"
+    open_document(client, text, uri)
+    assert await inline_at(client, uri, types.Position(line=1, character=0)) is None
+    assert "too large or binary" in log_text()
+    close_document(client, uri)
+    await still_serving(client)
+
+
+async def test_an_unknown_language_is_completed_without_a_grammar(
+    client: LanguageClient,
+) -> None:
+    uri = "file:///tmp/lsp_fim_bad_input/program.unknownlang"
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="no-such-language", version=1, text=NORM
+            )
+        )
+    )
+    result = await inline_at(client, uri, NORM_CURSOR)
+    assert result is None or isinstance(result, types.InlineCompletionList)
+    close_document(client, uri)
+    await still_serving(client)
+
+
+def close_document(client: LanguageClient, uri: str) -> None:
+    """Open documents are context for the others: each test closes what it opened."""
+    client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+
+
+async def test_budgets_beyond_the_model_context_are_said_once_to_the_user(
+    client: LanguageClient,
+) -> None:
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(
+            settings={"lspFim": {"prefixTokens": 100_000, "suffixTokens": 100_000}}
+        )
+    )
+    long_file = "".join(f"value_{n} = {n} * 2  # a line of filler\n" for n in range(3000))
+    uri = "file:///tmp/lsp_fim_bad_input/long.py"
+    open_document(client, long_file + NORM, uri)
+    cursor = types.Position(line=3000 + NORM_CURSOR.line, character=NORM_CURSOR.character)
+    for _ in range(3):
+        assert await asyncio.wait_for(inline_at(client, uri, cursor), 120) is None
+    told = [m.message for m in client.messages if "leaves no room" in m.message]
+    assert len(told) == 1 and "prefixTokens" in told[0]
+    assert log_text().count("leaves no room") >= 3
+    close_document(client, uri)
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"lspFim": {"prefixTokens": 1024}})
+    )
+    await still_serving(client)
