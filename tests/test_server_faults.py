@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest_lsp
 from lsprotocol import types
@@ -54,3 +56,25 @@ async def test_missing_model_is_reported_and_requests_get_empty_answers(
     )
     assert isinstance(result, types.CompletionList)
     assert len(result.items) == 0
+
+
+def test_a_truncated_model_file_is_refused_with_what_to_do(
+    model_path: Path, tmp_path: Path
+) -> None:
+    """A GGUF cut short (an interrupted copy) passes the magic check and fails in llama.cpp;
+    the user reads which file and how to replace it, not a traceback."""
+    truncated = tmp_path / "truncated.gguf"
+    with model_path.open("rb") as whole:
+        truncated.write_bytes(whole.read(1 << 20))
+    example = Path(__file__).parent.parent / "examples" / "norm.py"
+    command = [sys.executable, "-m", "lsp_fim", "complete", str(example)]
+    result = subprocess.run(
+        [*command, "--line", "4", "--character", "4", "--model", str(truncated)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert f"could not load {truncated}" in result.stderr
+    assert "lsp-fim model pull" in result.stderr
+    assert "Traceback" not in result.stderr
