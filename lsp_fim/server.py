@@ -30,7 +30,7 @@ from lsp_fim.engine import Completion, CompletionEngine, CompletionRequest, load
 from lsp_fim.model_store import ModelStoreError
 from lsp_fim.positions import Encoding, PositionError, offset_of
 from lsp_fim.positions import Position as TextPosition
-from lsp_fim.related_files import RecentDocuments, RelatedDocument
+from lsp_fim.related_files import RecentDocuments, RelatedDocument, is_named_in
 from lsp_fim.templates import TemplateError
 
 log = logging.getLogger(__name__)
@@ -158,16 +158,19 @@ class FimServer(LanguageServer):
             document.path,
             name=_name_in(root, document.path),
             repo=os.path.basename(os.path.normpath(root)) if root else None,
-            related=self._related_documents(uri),
+            related=self._related_documents(uri, text),
         )
 
-    def _related_documents(self, uri: str) -> tuple[RelatedDocument, ...]:
-        """The other open documents, newest first, each at the line last worked at."""
+    def _related_documents(self, uri: str, text: str) -> tuple[RelatedDocument, ...]:
+        """The other open documents that ``text`` names, newest first, each at the line last
+        worked at."""
         related = []
         root = self.workspace.root_path
         for other, line in self.recent_documents.others(uri):
             document = self.workspace.text_documents.get(other)
             if document is None or not _usable(document.source):
+                continue
+            if not is_named_in(document.path, text):
                 continue
             text = document.source
             line = min(line, text.count("\n"))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from lsp_fim.context import RELATED_FILE_TOKENS, related_snippets
-from lsp_fim.related_files import RecentDocuments, RelatedDocument
+from lsp_fim.related_files import RecentDocuments, RelatedDocument, is_named_in
 
 
 def words(text: str) -> int:
@@ -50,3 +52,29 @@ def test_a_line_too_long_for_its_share_is_left_out() -> None:
     small = RelatedDocument("a.py", "def helper():\n    pass\n", 0)
     snippets = related_snippets([huge, small], 512, words)
     assert [s.path for s in snippets] == ["a.py"]
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("/p/helpers.py", "import helpers\n"),
+        ("/p/lib/helpers.py", "from lib.helpers import count\n"),
+        ("/p/ini.js", "const ini = require('./ini')\n"),
+        ("/p/sha256.h", '#include "sha256.h"\n'),
+        ("/p/Graph.java", "Graph g = new Graph();\n"),
+    ],
+)
+def test_a_file_the_document_names_is_related(path: str, text: str) -> None:
+    assert is_named_in(path, text)
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("/p/helpers.py", "import helper_utils\nhelpers_count = 1\n"),
+        ("/p/graphlib.py", "def f(xs):\n    return sorted(xs)\n"),
+        ("/p/io.c", "io = 1\n"),  # a stem this short names other things too
+    ],
+)
+def test_a_file_the_document_does_not_name_is_not(path: str, text: str) -> None:
+    assert not is_named_in(path, text)
