@@ -85,6 +85,16 @@ def test_a_malformed_count_is_an_error_that_names_the_url() -> None:
         generate(infill_backend(engine))
 
 
+def test_a_stream_that_breaks_off_before_its_stop_event_is_an_error() -> None:
+    """An engine that dies mid-stream closes it cleanly: the text so far is not an answer."""
+    events = content_events(["r = math.sq"])[:-1]  # without the last event, "stop": true
+    with (
+        ScriptedEngine({"/infill": [Reply(events)]}) as engine,
+        pytest.raises(BackendError, match=r"/infill: the stream ended before"),
+    ):
+        generate(infill_backend(engine))
+
+
 def test_infill_refused_by_a_model_without_fim_tokens() -> None:
     refusal = json.dumps(
         {"error": {"code": 501, "message": "Infill is not supported by this model: prefix "}}

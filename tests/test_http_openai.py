@@ -144,3 +144,15 @@ def test_prefill_sends_nothing() -> None:
         backend, _ = open_http_backend(openai_settings(engine))
         assert backend.prefill(PROMPT, threading.Event(), GenerationStats())
     assert engine.requests == []
+
+
+def test_a_stream_cut_off_before_its_finish_reason_is_an_error_not_a_suggestion() -> None:
+    """llama-cpp-python's server ends a stream with ``[DONE]`` and no finish reason when another
+    request arrives: the half-written text must not pass for the whole answer."""
+    cut_off = [sse({"choices": [{"text": "r = math.sq", "index": 0, "finish_reason": None}]})]
+    cut_off.append("data: [DONE]\n\n")
+    with (
+        ScriptedEngine({"/v1/completions": [Reply(cut_off)]}) as engine,
+        pytest.raises(BackendError, match=r"/v1/completions: the stream ended before"),
+    ):
+        generate(open_http_backend(openai_settings(engine))[0])

@@ -53,6 +53,10 @@ class EngineApi(Protocol):
     def read_event(self, event: Mapping[str, Any], stats: GenerationStats) -> str:
         """The text one event brings; records in ``stats`` the counts the engine reports."""
 
+    def ends_generation(self, event: Mapping[str, Any]) -> bool:
+        """Whether the engine says with this event that the generation is over (a finish
+        reason): a stream that closes without one was cut off, not finished."""
+
     def reset_cache(self) -> None:
         """Make the next request start from an empty cache, where the API allows it."""
 
@@ -88,14 +92,25 @@ class HttpBackend:
         path, body = self.api.generation(request.prompt, request.max_tokens, request.stop)
         clock = _ClientClock()
         text_filter = StopTextFilter(request.stop)
+        finished = False
         for event in stream_events(self.address, path, body, request.cancel):
             clock.time(stats)
+            finished = finished or self.api.ends_generation(event)
             piece = text_filter.push(self._read(event, stats, path))
             if piece:
                 yield piece
             if text_filter.stopped:
                 return
-        if not request.cancel.is_set() and (rest := text_filter.flush()):
+        if request.cancel.is_set():
+            return
+        if not finished:
+            # Else the half-written text would pass for the model's whole answer, and be cached.
+            raise BackendError(
+                f"{self.address.url(path)}: the stream ended before the generation did (no "
+                "finish reason): the engine cut it off, e.g. llama-cpp-python's server when "
+                "another request arrives unless started with --interrupt_requests False"
+            )
+        if rest := text_filter.flush():
             yield rest
 
     def _read(self, event: Mapping[str, Any], stats: GenerationStats, path: str) -> str:

@@ -62,6 +62,9 @@ class LlamaServerApi(ABC):
         read_counts(event, stats)
         return field_text(event, "content")
 
+    def ends_generation(self, event: Mapping[str, Any]) -> bool:
+        return event.get("stop") is True
+
     def reset_cache(self) -> None:
         """The next request does not reuse the slot's cached prompt (and replaces it)."""
         self._cold = True

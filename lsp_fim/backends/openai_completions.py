@@ -65,6 +65,13 @@ class OpenAICompletionsApi:
         read_timings(event.get("timings"), stats)  # llama-server adds its own
         return piece
 
+    def ends_generation(self, event: Mapping[str, Any]) -> bool:
+        """``finish_reason`` is null until the last text event ("stop", "length")."""
+        choices = event.get("choices")
+        return isinstance(choices, list) and any(
+            isinstance(choice, Mapping) and choice.get("finish_reason") for choice in choices
+        )
+
     def reset_cache(self) -> None:
         """The API has no such request; comparisons from a cold cache need a fresh server."""
 
