@@ -2,26 +2,20 @@
 ``/infill``, and ``/v1/completions`` with our template.
 
 Runs when ``LSP_FIM_LLAMA_SERVER`` names a llama-server binary; otherwise skipped, also in CI,
-which installs no llama-server (the scripted-engine tests cover the protocol there).
+which installs no llama-server (``test_openai_real`` runs the OpenAI API against
+llama-cpp-python's server there, and the scripted-engine tests cover the protocol).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from engine_process import complete, free_port, running_engine
 
 LLAMA_SERVER = os.environ.get("LSP_FIM_LLAMA_SERVER")
-EXAMPLE = Path(__file__).parent.parent / "examples" / "norm.py"
 STARTUP_TIMEOUT_S = 180
 
 pytestmark = [
@@ -33,59 +27,23 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "llama-server exited while starting"
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"llama-server not healthy after {STARTUP_TIMEOUT_S} s")
-
-
 @pytest.fixture(scope="module")
-def llama_server(model_path: Path) -> Iterator[str]:
+def llama_server(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A llama-server on the default model, with the libraries next to its binary."""
     assert LLAMA_SERVER is not None
     binary = Path(LLAMA_SERVER)
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ)
     env["LD_LIBRARY_PATH"] = os.pathsep.join(
         part for part in (str(binary.parent), env.get("LD_LIBRARY_PATH")) if part
     )
     command = [str(binary), "-m", str(model_path), "--host", "127.0.0.1", "--port", str(port)]
     command += ["-t", "2", "-c", "4096"]
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(30)
-
-
-def complete(*flags: str) -> dict[str, Any]:
-    command = [sys.executable, "-m", "lsp_fim", "complete", str(EXAMPLE)]
-    # No generation time limit: the answer must not depend on how busy the machine is.
-    command += ["--line", "4", "--character", "4", "--json", "--max-generate-ms", "0", *flags]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
-    answer: dict[str, Any] = json.loads(done.stdout)
-    print(" ".join(flags), json.dumps(answer))  # the numbers, for the record (-s)
-    return answer
+    log_dir = tmp_path_factory.mktemp("llama-server")
+    with running_engine(
+        "llama-server", command, port, "/health", log_dir, STARTUP_TIMEOUT_S, env
+    ) as engine:
+        yield engine.url
 
 
 def test_infill(llama_server: str) -> None:
