@@ -1,0 +1,492 @@
+// lsp-fim for VS Code: runs `lsp-fim serve` over stdio and lets vscode-languageclient turn the
+// server's textDocument/inlineCompletion answers into ghost text.
+//
+// Settings under `lspFim.*` go to the server as initializationOptions and, when they change,
+// through workspace/didChangeConfiguration (and answer workspace/configuration). Only settings the
+// user has set are sent, so every other one keeps the server's default (which may be the server's
+// own command line, e.g. `--model`). `lspFim.serverPath` and `lspFim.serverArgs` are the
+// extension's own and never reach the server.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import {
+    CancellationToken,
+    ClientCapabilities,
+    ConfigurationParams,
+    ConfigurationRequest,
+    DidChangeConfigurationNotification,
+    DidChangeConfigurationSignature,
+    Disposable,
+    FeatureState,
+    LanguageClient,
+    LanguageClientOptions,
+    LSPAny,
+    ResponseError,
+    RevealOutputChannelOn,
+    ServerOptions,
+    State,
+    StaticFeature,
+    WorkDoneProgress,
+    WorkDoneProgressCreateRequest,
+} from 'vscode-languageclient/node';
+
+export const SECTION = 'lspFim';
+const STATS_REQUEST = 'lspFim/stats';
+
+/** The settings the server knows (lsp_fim/config.py, camelCase on the wire). */
+export const SERVER_SETTINGS = [
+    'model',
+    'template',
+    'maxTokens',
+    'maxGenerateMs',
+    'prefixTokens',
+    'suffixTokens',
+    'scopeStop',
+    'threads',
+    'enabledLanguages',
+    'backend',
+    'backendUrl',
+    'backendModel',
+    'apiKeyEnv',
+] as const;
+
+type Settings = Record<string, unknown>;
+
+/**
+ * The server settings the user has set (user, workspace or folder settings), with their values.
+ * Unset ones, and ones set to null or an empty string, are left out: the server's default applies.
+ */
+export function serverSettings(config: vscode.WorkspaceConfiguration): Settings {
+    const result: Settings = {};
+    for (const key of SERVER_SETTINGS) {
+        const inspected = config.inspect(key);
+        const isSet =
+            inspected !== undefined &&
+            (inspected.globalValue !== undefined ||
+                inspected.workspaceValue !== undefined ||
+                inspected.workspaceFolderValue !== undefined);
+        const value = config.get<unknown>(key);
+        if (!isSet || value === undefined || value === null) {
+            continue;
+        }
+        if (typeof value === 'string' && value.trim() === '') {
+            continue;
+        }
+        result[key] = value;
+    }
+    return result;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Finding the server executable
+
+/** `~`, `${userHome}` and `${workspaceFolder}`; a relative path is taken from the first folder. */
+export function expandPath(value: string, workspaceFolder: string | undefined): string {
+    let result = value.trim();
+    const home = os.homedir();
+    if (result === '~' || result.startsWith('~/') || result.startsWith('~\\')) {
+        result = home + result.slice(1);
+    }
+    result = result.replace(/\$\{userHome\}/g, home);
+    if (workspaceFolder !== undefined) {
+        result = result.replace(/\$\{workspaceFolder\}/g, workspaceFolder);
+        if (hasSeparator(result) && !path.isAbsolute(result)) {
+            result = path.join(workspaceFolder, result);
+        }
+    }
+    return result;
+}
+
+function hasSeparator(command: string): boolean {
+    return command.includes('/') || (process.platform === 'win32' && command.includes('\\'));
+}
+
+function isExecutableFile(file: string): boolean {
+    try {
+        if (!fs.statSync(file).isFile()) {
+            return false;
+        }
+        fs.accessSync(file, fs.constants.X_OK);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+/** The executable `command` names: a path, or a name looked up on PATH; undefined if none. */
+export function findExecutable(command: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+    const extensions =
+        process.platform === 'win32'
+            ? ['', ...(env.PATHEXT ?? '.EXE;.CMD;.BAT;.COM').split(';').filter((ext) => ext !== '')]
+            : [''];
+    const candidates = hasSeparator(command)
+        ? [command]
+        : (env.PATH ?? '')
+              .split(path.delimiter)
+              .filter((dir) => dir !== '')
+              .map((dir) => path.join(dir, command));
+    for (const candidate of candidates) {
+        for (const extension of extensions) {
+            if (isExecutableFile(candidate + extension)) {
+                return candidate + extension;
+            }
+        }
+    }
+    return undefined;
+}
+
+interface Launch {
+    /** The setting as written, to notice changes. */
+    configured: string;
+    args: string[];
+    /** The executable found, or undefined. */
+    command: string | undefined;
+}
+
+function firstWorkspaceFolder(): string | undefined {
+    const folder = vscode.workspace.workspaceFolders?.find((f) => f.uri.scheme === 'file');
+    return folder?.uri.fsPath;
+}
+
+function launchFromSettings(config: vscode.WorkspaceConfiguration): Launch {
+    const configured = (config.get<string>('serverPath') ?? '').trim() || 'lsp-fim';
+    const args = (config.get<unknown[]>('serverArgs') ?? []).map(String);
+    const command = findExecutable(expandPath(configured, firstWorkspaceFolder()));
+    return { configured, args, command };
+}
+
+function sameLaunch(a: Launch, b: Launch): boolean {
+    return a.configured === b.configured && JSON.stringify(a.args) === JSON.stringify(b.args);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Status bar
+
+type Phase = 'starting' | 'loading' | 'ready' | 'failed' | 'stopped' | 'notFound';
+
+class StatusItem implements vscode.Disposable {
+    private readonly item: vscode.StatusBarItem;
+
+    constructor() {
+        this.item = vscode.window.createStatusBarItem('lspFim.status', vscode.StatusBarAlignment.Right, 100);
+        this.item.name = 'lsp-fim';
+        this.item.command = 'lspFim.showStats';
+        this.item.show();
+    }
+
+    set(phase: Phase, detail = ''): void {
+        const icons: Record<Phase, string> = {
+            starting: '$(sync~spin)',
+            loading: '$(sync~spin)',
+            ready: '$(sparkle)',
+            failed: '$(error)',
+            stopped: '$(circle-slash)',
+            notFound: '$(error)',
+        };
+        const words: Record<Phase, string> = {
+            starting: 'starting the server',
+            loading: 'loading model',
+            ready: 'ready',
+            failed: 'failed',
+            stopped: 'server stopped',
+            notFound: 'server not found (lspFim.serverPath)',
+        };
+        const summary = `lsp-fim: ${words[phase]}${detail ? ` ${detail}` : ''}`;
+        const percent = phase === 'loading' ? /\d+%/.exec(detail)?.[0] : undefined;
+        this.item.text = `${icons[phase]} lsp-fim${percent ? ` ${percent}` : ''}`;
+        this.item.tooltip = `${summary}\nClick for statistics.`;
+        this.item.accessibilityInformation = { label: summary };
+        this.item.command = phase === 'notFound' ? 'lspFim.openServerPathSetting' : 'lspFim.showStats';
+        this.item.backgroundColor =
+            phase === 'failed' || phase === 'notFound'
+                ? new vscode.ThemeColor('statusBarItem.errorBackground')
+                : undefined;
+    }
+
+    dispose(): void {
+        this.item.dispose();
+    }
+}
+
+/**
+ * Follows the server's `$/progress` reports (the model load: "lsp-fim: loading model", ending
+ * with `ready (TEMPLATE)` or `failed`) in the status bar item. It answers
+ * window/workDoneProgress/create itself, after (so instead of) the client's generic progress
+ * feature, since this server's only progress is the model load.
+ */
+class LoadProgressFeature implements StaticFeature {
+    private readonly listeners = new Set<Disposable>();
+
+    constructor(
+        private readonly client: LanguageClient,
+        private readonly status: StatusItem,
+    ) {}
+
+    fillClientCapabilities(capabilities: ClientCapabilities): void {
+        capabilities.window = capabilities.window ?? {};
+        capabilities.window.workDoneProgress = true;
+    }
+
+    getState(): FeatureState {
+        return { kind: 'static' };
+    }
+
+    initialize(): void {
+        this.client.onRequest(WorkDoneProgressCreateRequest.type, ({ token }) => {
+            const listener: Disposable = this.client.onProgress(WorkDoneProgress.type, token, (value) => {
+                if (value.kind === 'end') {
+                    const message = value.message ?? '';
+                    this.status.set(message.startsWith('ready') ? 'ready' : 'failed', message.replace(/^ready\s*/, ''));
+                    listener.dispose();
+                    this.listeners.delete(listener);
+                    return;
+                }
+                const percent = value.percentage !== undefined ? `${value.percentage}%` : '';
+                this.status.set('loading', [percent, value.message ?? ''].filter((s) => s !== '').join(' '));
+            });
+            this.listeners.add(listener);
+        });
+    }
+
+    clear(): void {
+        for (const listener of this.listeners) {
+            listener.dispose();
+        }
+        this.listeners.clear();
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// The client
+
+class FimClient implements vscode.Disposable {
+    private client: LanguageClient | undefined;
+    private launch: Launch | undefined;
+    /** What the running server was last told; a key that disappears needs a fresh server. */
+    private sent: Settings = {};
+    private queue: Promise<void> = Promise.resolve();
+
+    constructor(
+        private readonly output: vscode.LogOutputChannel,
+        private readonly status: StatusItem,
+    ) {}
+
+    /** Runs start/stop/restart one at a time. */
+    enqueue(job: () => Promise<void>): Promise<void> {
+        this.queue = this.queue.then(job, job).catch((error: unknown) => {
+            this.output.info(`lsp-fim: ${String(error)}`);
+        });
+        return this.queue;
+    }
+
+    start(): Promise<void> {
+        return this.enqueue(() => this.doStart());
+    }
+
+    restart(): Promise<void> {
+        return this.enqueue(async () => {
+            await this.doStop();
+            await this.doStart();
+        });
+    }
+
+    get running(): LanguageClient | undefined {
+        return this.client?.state === State.Running ? this.client : undefined;
+    }
+
+    /** A change to lspFim.serverPath or lspFim.serverArgs needs a new server process. */
+    onConfigurationChanged(event: vscode.ConfigurationChangeEvent): void {
+        if (!event.affectsConfiguration(SECTION)) {
+            return;
+        }
+        const launch = launchFromSettings(vscode.workspace.getConfiguration(SECTION));
+        if (this.launch === undefined || !sameLaunch(this.launch, launch)) {
+            void this.restart();
+        }
+    }
+
+    private async doStart(): Promise<void> {
+        const config = vscode.workspace.getConfiguration(SECTION);
+        const launch = launchFromSettings(config);
+        this.launch = launch;
+        if (launch.command === undefined) {
+            this.status.set('notFound');
+            void reportNotFound(launch.configured, this.output);
+            return;
+        }
+        this.status.set('starting');
+        const settings = serverSettings(config);
+        const serverOptions: ServerOptions = { command: launch.command, args: [...launch.args, 'serve'] };
+        this.output.info(`lsp-fim: starting ${[launch.command, ...launch.args, 'serve'].join(' ')}`);
+        this.output.info(`lsp-fim: settings sent ${JSON.stringify(settings)}`);
+        const clientOptions: LanguageClientOptions = {
+            documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
+            initializationOptions: { [SECTION]: settings },
+            synchronize: { configurationSection: SECTION },
+            outputChannel: this.output,
+            revealOutputChannelOn: RevealOutputChannelOn.Never,
+            middleware: {
+                // Ghost text is the VS Code way; the same suggestion in the completion menu is
+                // opt-in, since every menu request would also cancel the ghost text's (the server
+                // lets the newest request for a document win).
+                provideCompletionItem: (document, position, context, token, next) =>
+                    vscode.workspace.getConfiguration(SECTION).get<boolean>('completionMenu', false)
+                        ? next(document, position, context, token)
+                        : undefined,
+                workspace: {
+                    configuration: (params, token, next) => this.answerConfiguration(params, token, next),
+                    didChangeConfiguration: (sections, next) => this.sendConfiguration(sections, next),
+                },
+            },
+        };
+        const client = new LanguageClient('lspFim', 'lsp-fim', serverOptions, clientOptions);
+        client.registerFeature(new LoadProgressFeature(client, this.status));
+        client.onDidChangeState(({ newState }) => {
+            if (this.client !== client) {
+                return;
+            }
+            if (newState === State.Stopped) {
+                this.status.set('stopped');
+            } else if (newState === State.Starting) {
+                this.status.set('starting');
+            }
+        });
+        this.client = client;
+        this.sent = settings;
+        try {
+            await client.start();
+        } catch (error) {
+            this.status.set('failed', 'to start');
+            const message = error instanceof Error ? error.message : String(error);
+            this.output.error(`lsp-fim: the server failed to start: ${message}`);
+            void vscode.window
+                .showErrorMessage(`lsp-fim: the server failed to start: ${message}`, 'Show Output')
+                .then((choice) => choice && this.output.show());
+        }
+    }
+
+    private async doStop(): Promise<void> {
+        const client = this.client;
+        this.client = undefined;
+        if (client !== undefined && client.state !== State.Stopped) {
+            try {
+                await client.stop(5000);
+            } catch (error) {
+                this.output.info(`lsp-fim: stopping the server: ${String(error)}`);
+            }
+        }
+        this.status.set('stopped');
+    }
+
+    stop(): Promise<void> {
+        return this.enqueue(() => this.doStop());
+    }
+
+    private async answerConfiguration(
+        params: ConfigurationParams,
+        token: CancellationToken,
+        next: ConfigurationRequest.HandlerSignature,
+    ): Promise<LSPAny[] | ResponseError<void>> {
+        const answers = await next(params, token);
+        if (!Array.isArray(answers)) {
+            return answers;
+        }
+        const settings = serverSettings(vscode.workspace.getConfiguration(SECTION));
+        return answers.map((answer, index) => (params.items[index]?.section === SECTION ? settings : answer));
+    }
+
+    private async sendConfiguration(
+        _sections: string[] | undefined,
+        _next: DidChangeConfigurationSignature,
+    ): Promise<void> {
+        const client = this.client;
+        const config = vscode.workspace.getConfiguration(SECTION);
+        if (client === undefined || (this.launch && !sameLaunch(this.launch, launchFromSettings(config)))) {
+            return; // onConfigurationChanged restarts the server
+        }
+        const settings = serverSettings(config);
+        if (Object.keys(this.sent).some((key) => !(key in settings))) {
+            // The server applies settings over its current ones and cannot forget one; a fresh
+            // server starts from its defaults again.
+            this.output.info('lsp-fim: a setting was removed; restarting the server');
+            void this.restart();
+            return;
+        }
+        this.sent = settings;
+        await client.sendNotification(DidChangeConfigurationNotification.type, {
+            settings: { [SECTION]: settings },
+        });
+    }
+
+    dispose(): void {
+        void this.stop();
+    }
+}
+
+async function reportNotFound(configured: string, output: vscode.LogOutputChannel): Promise<void> {
+    const where = hasSeparator(configured) ? `"${configured}"` : `"${configured}" on PATH`;
+    const message =
+        `lsp-fim: the server executable was not found (looked for ${where}). ` +
+        'Set "lspFim.serverPath" to your lsp-fim executable, e.g. /path/to/lsp-fim/.venv/bin/lsp-fim.';
+    output.info(message);
+    const choice = await vscode.window.showErrorMessage(message, 'Open Settings');
+    if (choice === 'Open Settings') {
+        await vscode.commands.executeCommand('lspFim.openServerPathSetting');
+    }
+}
+
+function describeStats(stats: Record<string, unknown>): string {
+    const entries = Object.entries(stats);
+    if (entries.length === 0) {
+        return 'no statistics yet: the model is not loaded';
+    }
+    return entries
+        .map(([key, value]) => `${key.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()} ${String(value)}`)
+        .join(', ');
+}
+
+// ------------------------------------------------------------------------------------------------
+
+let fim: FimClient | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+    const output = vscode.window.createOutputChannel('lsp-fim', { log: true });
+    const status = new StatusItem();
+    fim = new FimClient(output, status);
+    const client = fim;
+    context.subscriptions.push(
+        output,
+        status,
+        client,
+        vscode.workspace.onDidChangeConfiguration((event) => client.onConfigurationChanged(event)),
+        vscode.commands.registerCommand('lspFim.restartServer', () => client.restart()),
+        vscode.commands.registerCommand('lspFim.showOutput', () => output.show()),
+        vscode.commands.registerCommand('lspFim.openServerPathSetting', () =>
+            vscode.commands.executeCommand('workbench.action.openSettings', 'lspFim.serverPath'),
+        ),
+        vscode.commands.registerCommand('lspFim.showStats', async () => {
+            const running = client.running;
+            if (running === undefined) {
+                void vscode.window.showWarningMessage('lsp-fim: the server is not running.');
+                return;
+            }
+            try {
+                const stats = await running.sendRequest<Record<string, unknown>>(STATS_REQUEST, {});
+                output.info(`lsp-fim: statistics ${JSON.stringify(stats)}`);
+                void vscode.window.showInformationMessage(`lsp-fim: ${describeStats(stats)}`);
+                return stats;
+            } catch (error) {
+                void vscode.window.showErrorMessage(`lsp-fim: statistics failed: ${String(error)}`);
+                return undefined;
+            }
+        }),
+    );
+    await client.start();
+}
+
+export async function deactivate(): Promise<void> {
+    await fim?.stop();
+    fim = undefined;
+}
