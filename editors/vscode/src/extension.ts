@@ -43,6 +43,7 @@ export const SERVER_SETTINGS = [
     'maxGenerateMs',
     'prefixTokens',
     'suffixTokens',
+    'contextFileTokens',
     'scopeStop',
     'threads',
     'enabledLanguages',
