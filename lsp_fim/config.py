@@ -48,9 +48,7 @@ def wire_name(python_name: str) -> str:
     return head + "".join(part.capitalize() for part in rest)
 
 
-def _optional_text(value: Any) -> str | None:
-    if value is None:
-        return None
+def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("expected a non-empty string or null")
     return value.strip()
@@ -74,9 +72,7 @@ def _boolean(value: Any) -> bool:
     return value
 
 
-def _languages(value: Any) -> tuple[str, ...] | None:
-    if value is None:
-        return None
+def _languages(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ValueError("expected a list of languageId strings or null")
     return tuple(value)
@@ -89,8 +85,8 @@ def _backend(value: Any) -> str:
 
 
 _PARSERS: dict[str, Callable[[Any], Any]] = {
-    "model": _optional_text,
-    "template": _optional_text,
+    "model": _text,
+    "template": _text,
     "max_tokens": _positive_int,
     "max_generate_ms": _non_negative_int,
     "prefix_tokens": _positive_int,
@@ -100,9 +96,9 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "threads": _positive_int,
     "enabled_languages": _languages,
     "backend": _backend,
-    "backend_url": _optional_text,
-    "backend_model": _optional_text,
-    "api_key_env": _optional_text,
+    "backend_url": _text,
+    "backend_model": _text,
+    "api_key_env": _text,
 }
 
 
@@ -121,6 +117,9 @@ def settings_from_wire(
     for key, value in options.items():
         if key not in known:
             problems.append(f"unknown setting {key!r} ignored")
+            continue
+        if value is None:  # null puts a setting back to its default
+            changes[known[key]] = getattr(Settings(), known[key])
             continue
         try:
             changes[known[key]] = _PARSERS[known[key]](value)

@@ -252,7 +252,10 @@ class CompletionEngine:
             decision.reason,
             len(text),
         )
-        self._suggestions.remember(cache_key, prefix, suffix, text, decision.reason)
+        if text or not deadline.passed:
+            # Nothing whole within the time limit says how busy the machine was, not what
+            # belongs here: asked again, the model may have time to finish a line.
+            self._suggestions.remember(cache_key, prefix, suffix, text, decision.reason)
         return Completion(text, request.offset, request.offset, decision.reason, stats, total_ms)
 
     def _generation_deadline(self, background: bool) -> GenerationDeadline:

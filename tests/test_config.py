@@ -57,3 +57,11 @@ def test_enabled_languages() -> None:
     assert only_go.language_enabled("go")
     assert not only_go.language_enabled("python")
     assert not only_go.language_enabled(None)
+
+
+def test_null_puts_a_setting_back_to_its_default() -> None:
+    base = Settings(threads=1, model="/m.gguf", max_tokens=16, enabled_languages=("python",))
+    wire = {"threads": None, "model": None, "maxTokens": None, "enabledLanguages": None}
+    settings, problems = settings_from_wire(wire, base)
+    assert problems == []
+    assert settings == Settings()

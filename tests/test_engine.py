@@ -94,3 +94,14 @@ def test_an_answer_made_without_other_files_is_not_reused_with_them() -> None:
     completion = engine.complete(replace(alone, related=related))
     assert completion is not None and not completion.from_cache
     assert completion.text == "frobnicate("
+
+
+def test_nothing_whole_within_the_time_limit_is_not_remembered() -> None:
+    """On a busy machine the limit may pass before a line is whole; asking again must reach
+    the model, not an empty answer remembered from that moment."""
+    backend = ScriptedBackend({"def f": ["x", " = ", "1\n"]}, seconds_per_piece=0.2)
+    engine = CompletionEngine(backend, PlainTemplate(), Settings(max_generate_ms=50))
+    assert engine.complete(request()) is None
+    backend.seconds_per_piece = 0.0  # the machine is idle again
+    again = engine.complete(request())
+    assert again is not None and again.text == "x = 1" and not again.from_cache
