@@ -43,10 +43,8 @@ def _tcp_address(value: str) -> tuple[str, int]:
 def _serve(args: argparse.Namespace) -> int:
     from lsp_fim.server import create_server
 
-    server = create_server()
-    if args.model:
-        server.settings = replace(server.settings, model=args.model)
-    server.settings = _with_backend_flags(server.settings, args)
+    settings = Settings(model=args.model) if args.model else Settings()
+    server = create_server(_with_backend_flags(settings, args))
     if args.tcp:
         host, port = args.tcp
         log.info("lsp-fim %s listening on %s:%d", __version__, host, port)

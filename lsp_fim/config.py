@@ -103,10 +103,14 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
 
 
 def settings_from_wire(
-    options: Mapping[str, Any] | None, base: Settings | None = None
+    options: Mapping[str, Any] | None,
+    base: Settings | None = None,
+    defaults: Settings | None = None,
 ) -> tuple[Settings, list[str]]:
-    """Apply camelCase ``options`` over ``base``; returns the result and one line per problem."""
+    """Apply camelCase ``options`` over ``base``; returns the result and one line per problem.
+    A null value, and an invalid one, take the value in ``defaults``."""
     settings = base or Settings()
+    defaults = defaults or Settings()
     problems: list[str] = []
     if options is None:
         return settings, problems
@@ -119,12 +123,12 @@ def settings_from_wire(
             problems.append(f"unknown setting {key!r} ignored")
             continue
         if value is None:  # null puts a setting back to its default
-            changes[known[key]] = getattr(Settings(), known[key])
+            changes[known[key]] = getattr(defaults, known[key])
             continue
         try:
             changes[known[key]] = _PARSERS[known[key]](value)
         except ValueError as error:
-            default = getattr(Settings(), known[key])
+            default = getattr(defaults, known[key])
             changes[known[key]] = default
             problems.append(f"setting {key}={value!r}: {error}; using {default!r}")
     return replace(settings, **changes), problems

@@ -52,11 +52,12 @@ ENGINE_SETTINGS = (
 
 
 class FimServer(LanguageServer):
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
         super().__init__(
             "lsp-fim", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental
         )
-        self.settings = Settings()
+        self.startup_settings = settings
+        self.settings = settings
         self.engine: CompletionEngine | None = None
         self.engine_error: str | None = None
         self._engine_task: asyncio.Task[None] | None = None
@@ -70,7 +71,11 @@ class FimServer(LanguageServer):
 
     def apply_settings(self, options: object) -> bool:
         """Apply wire settings; returns whether the engine must be (re)loaded."""
-        settings, problems = settings_from_wire(options, self.settings)  # type: ignore[arg-type]
+        settings, problems = settings_from_wire(
+            options,  # type: ignore[arg-type]
+            self.settings,
+            self.startup_settings,
+        )
         for problem in problems:
             self.tell_user(types.MessageType.Warning, f"lsp-fim: {problem}")
         reload = any(
@@ -302,9 +307,11 @@ class EngineProgress:
             self._active = False
 
 
-def create_server() -> FimServer:
+def create_server(settings: Settings | None = None) -> FimServer:
+    """``settings``: the command line's, which an editor's settings override and ``null``
+    puts back."""
     from lsp_fim import handlers
 
-    server = FimServer()
+    server = FimServer(settings or Settings())
     handlers.register(server)
     return server

@@ -65,3 +65,14 @@ def test_null_puts_a_setting_back_to_its_default() -> None:
     settings, problems = settings_from_wire(wire, base)
     assert problems == []
     assert settings == Settings()
+
+
+def test_null_and_invalid_values_take_the_command_line_defaults() -> None:
+    command_line = Settings(model="/from/flag.gguf", backend="openai")
+    edited = Settings(model="/edited.gguf", backend="llama-server", max_tokens=16)
+    settings, problems = settings_from_wire(
+        {"model": None, "backend": "no-such-engine", "maxTokens": None}, edited, command_line
+    )
+    assert settings.model == "/from/flag.gguf" and settings.backend == "openai"
+    assert settings.max_tokens == Settings().max_tokens
+    assert len(problems) == 1

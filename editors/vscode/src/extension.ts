@@ -408,16 +408,16 @@ class FimClient implements vscode.Disposable {
             return; // onConfigurationChanged restarts the server
         }
         const settings = serverSettings(config);
-        if (Object.keys(this.sent).some((key) => !(key in settings))) {
-            // The server applies settings over its current ones and cannot forget one; a fresh
-            // server starts from its defaults again.
-            this.output.info('lsp-fim: a setting was removed; restarting the server');
-            void this.restart();
-            return;
+        // The server applies settings over its current ones: a removed setting is sent as
+        // null, which puts it back to the server's default.
+        const removed = Object.keys(this.sent).filter((key) => !(key in settings));
+        const update: Settings = { ...settings };
+        for (const key of removed) {
+            update[key] = null;
         }
         this.sent = settings;
         await client.sendNotification(DidChangeConfigurationNotification.type, {
-            settings: { [SECTION]: settings },
+            settings: { [SECTION]: update },
         });
     }
 
