@@ -61,7 +61,7 @@ class FimServer(LanguageServer):
         self.engine: CompletionEngine | None = None
         self.engine_error: str | None = None
         self._engine_task: asyncio.Task[None] | None = None
-        self._in_flight: dict[str, threading.Event] = {}
+        self._in_flight: threading.Event | None = None  # the running request's cancel
         self._idle_cancel = threading.Event()
         self._idle_tasks: set[asyncio.Task[None]] = set()
         self.recent_documents = RecentDocuments()
@@ -192,7 +192,9 @@ class FimServer(LanguageServer):
     async def complete_at(
         self, uri: str, position: types.Position
     ) -> tuple[str, Completion] | None:
-        """The suggestion at ``position``; a newer request for the same ``uri`` cancels this one."""
+        """The suggestion at ``position``; any newer request cancels this one: the editor has
+        one cursor, and a request elsewhere means the user has moved on (the model runs one
+        request at a time, so the new one would otherwise wait for the old)."""
         self._idle_cancel.set()
         self.recent_documents.touch(uri, position.line)
         engine = self.engine
@@ -202,7 +204,7 @@ class FimServer(LanguageServer):
         request = self.document_request(uri, position)
         if request is None:
             return None
-        completion = await self._run_newest_wins(uri, engine, request)
+        completion = await self._run_newest_wins(engine, request)
         self.work_when_idle(partial(_after_answer, request, completion))
         return None if completion is None else (request.text, completion)
 
@@ -216,12 +218,11 @@ class FimServer(LanguageServer):
         self.tell_user(types.MessageType.Warning, f"lsp-fim: no suggestion: {fault}")
 
     async def _run_newest_wins(
-        self, uri: str, engine: CompletionEngine, request: CompletionRequest
+        self, engine: CompletionEngine, request: CompletionRequest
     ) -> Completion | None:
-        if (previous := self._in_flight.get(uri)) is not None:
-            previous.set()
-        cancel = threading.Event()
-        self._in_flight[uri] = cancel
+        if self._in_flight is not None:
+            self._in_flight.set()
+        cancel = self._in_flight = threading.Event()
         try:
             completion = await asyncio.to_thread(engine.complete, request, cancel)
         except BackendError as error:  # e.g. an engine over HTTP that is down or refuses
@@ -231,8 +232,8 @@ class FimServer(LanguageServer):
             cancel.set()
             raise
         finally:
-            if self._in_flight.get(uri) is cancel:
-                del self._in_flight[uri]
+            if self._in_flight is cancel:
+                self._in_flight = None
         self._last_request_fault = None
         return completion
 

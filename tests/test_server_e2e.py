@@ -215,6 +215,30 @@ async def test_newer_request_for_the_document_supersedes_the_running_one(
     assert isinstance(newer, types.InlineCompletionList) and newer.items
 
 
+async def test_a_request_in_another_document_supersedes_the_running_one(
+    client: LanguageClient,
+) -> None:
+    other = "file:///tmp/lsp_fim_e2e/other.py"
+    open_document(client, NORM, other)
+    open_document(client, NORM)
+    older = asyncio.ensure_future(
+        client.text_document_inline_completion_async(
+            types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=other),
+                position=NORM_CURSOR,
+                context=types.InlineCompletionContext(
+                    trigger_kind=types.InlineCompletionTriggerKind.Automatic
+                ),
+            )
+        )
+    )
+    await asyncio.sleep(0.05)
+    params = inline_params(NORM_CURSOR, types.InlineCompletionTriggerKind.Automatic)
+    newer = await client.text_document_inline_completion_async(params)
+    assert await older is None
+    assert isinstance(newer, types.InlineCompletionList) and newer.items
+
+
 async def test_stats_count_model_runs_and_cache_answers(client: LanguageClient) -> None:
     open_document(client, NORM)
     params = inline_params(NORM_CURSOR, types.InlineCompletionTriggerKind.Invoked)
