@@ -19,16 +19,8 @@ def model_path() -> Path:
 _skipped: list[str] = []
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "optional_engine: needs an inference engine CI does not install (e.g. llama-server); "
-        "skipped unless its environment variable is set, and CI allows that skip",
-    )
-
-
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.skipped and "optional_engine" not in report.keywords:
+    if report.skipped:
         _skipped.append(report.nodeid)
 
 

@@ -17,13 +17,10 @@ from engine_process import complete, free_port, running_engine
 LLAMA_SERVER = os.environ.get("LSP_FIM_LLAMA_SERVER")
 STARTUP_TIMEOUT_S = 180
 
-pytestmark = [
-    pytest.mark.optional_engine,
-    pytest.mark.skipif(
-        not LLAMA_SERVER,
-        reason="set LSP_FIM_LLAMA_SERVER=/path/to/llama-server to run against a real engine",
-    ),
-]
+pytestmark = pytest.mark.skipif(
+    not LLAMA_SERVER,
+    reason="set LSP_FIM_LLAMA_SERVER=/path/to/llama-server to run against a real engine",
+)
 
 
 @pytest.fixture(scope="module")
