@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 MAX_DOCUMENT_CHARS = 2_000_000
 # Quiet time before working ahead; typing at 10 characters a second never lets it start.
 IDLE_WORK_DELAY_S = 0.3
+# An inference engine that could not be reached at start is tried again on a request at most
+# this often: editors are often started before the engine.
+ENGINE_RETRY_S = 5.0
 
 IdleJob = Callable[[CompletionEngine, threading.Event], None]
 ENGINE_SETTINGS = (
@@ -61,6 +65,7 @@ class FimServer(LanguageServer):
         self.engine: CompletionEngine | None = None
         self.engine_error: str | None = None
         self._engine_task: asyncio.Task[None] | None = None
+        self._engine_retry_at: float | None = None  # when an unreachable engine is tried again
         self._in_flight: threading.Event | None = None  # the running request's cancel
         self._idle_cancel = threading.Event()
         self._idle_tasks: set[asyncio.Task[None]] = set()
@@ -96,6 +101,7 @@ class FimServer(LanguageServer):
         if self._engine_task is not None and not self._engine_task.done():
             self._engine_task.cancel()
         self.engine = None
+        self._engine_retry_at = None
         self._engine_task = asyncio.get_running_loop().create_task(self._load_engine())
 
     async def _load_engine(self) -> None:
@@ -105,10 +111,13 @@ class FimServer(LanguageServer):
         try:
             engine = await asyncio.to_thread(load_engine, settings, progress.report)
         except Exception as error:  # every load fault is reported, none may kill the server
-            self.engine_error = str(error)
             user_fixable = isinstance(error, ModelStoreError | BackendError | TemplateError)
             log.error("model failed to load: %s", error, exc_info=not user_fixable)
-            self.tell_user(types.MessageType.Error, f"lsp-fim: model not loaded: {error}")
+            if str(error) != self.engine_error:  # a retry that fails alike is not news
+                self.tell_user(types.MessageType.Error, f"lsp-fim: model not loaded: {error}")
+            self.engine_error = str(error)
+            if isinstance(error, BackendError):
+                self._engine_retry_at = time.monotonic() + ENGINE_RETRY_S
             progress.end("failed")
             return
         engine.update_settings(self.settings)
@@ -200,6 +209,7 @@ class FimServer(LanguageServer):
         engine = self.engine
         if engine is None:
             log.info("request before the model is ready: empty answer (%s)", self.engine_error)
+            self._retry_engine()
             return None
         request = self.document_request(uri, position)
         if request is None:
@@ -207,6 +217,14 @@ class FimServer(LanguageServer):
         completion = await self._run_newest_wins(engine, request)
         self.work_when_idle(partial(_after_answer, request, completion))
         return None if completion is None else (request.text, completion)
+
+    def _retry_engine(self) -> None:
+        """An engine that was down at start may be up now (a missing model file is not
+        retried: only the user can fix that)."""
+        retry_at = self._engine_retry_at
+        if retry_at is not None and time.monotonic() >= retry_at:
+            log.info("trying the inference engine again")
+            self.start_loading_engine()
 
     def _report_request_fault(self, fault: str) -> None:
         """Every fault is logged; the editor is told once, not on every keystroke, until a

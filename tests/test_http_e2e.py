@@ -4,6 +4,7 @@ engine that is down costs an empty answer and a log line, never the server."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import sys
@@ -129,3 +130,58 @@ async def test_an_engine_that_is_down_costs_an_empty_answer_not_the_server(
     assert (
         f"no suggestion: cannot reach the inference engine at http://127.0.0.1:{closed_port}" in log
     )
+
+
+@pytest.fixture
+def late_engine() -> Iterator[ScriptedEngine]:
+    """An engine that is not up yet when the editor starts lsp-fim (503 while it loads)."""
+    scripted = ScriptedEngine(
+        {"/props": [Reply(status=503, body='{"error": "Loading model"}')], "/infill": infill}
+    )
+    scripted.tokenize = lambda text: [1] if text in QWEN_TOKENS else [1, 2]
+    with scripted:
+        yield scripted
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def client_before_the_engine(
+    lsp_client: LanguageClient, late_engine: ScriptedEngine
+) -> AsyncIterator[None]:
+    options = {"backend": "llama-server", "backendUrl": late_engine.url, "maxGenerateMs": 0}
+    capabilities = client_capabilities("neovim")
+    assert capabilities.text_document is not None
+    capabilities.text_document.inline_completion = types.InlineCompletionClientCapabilities()
+    await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=capabilities, initialization_options={"lspFim": options}
+        )
+    )
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_an_engine_started_after_the_editor_is_used_once_it_is_up(
+    client_before_the_engine: LanguageClient, late_engine: ScriptedEngine
+) -> None:
+    client = client_before_the_engine
+    open_norm(client)
+    assert not await suggestions(client, until_s=1.0)  # the engine is still loading
+    errors = [m for m in client.messages if m.type == types.MessageType.Error]
+    assert len(errors) == 1 and late_engine.url in errors[0].message
+    late_engine.replies["/props"] = [Reply(body='{"model_path": "/models/coder.gguf"}')]
+    assert await suggestions(client, until_s=SERVER_RETRY_WAIT_S) == ["r = math.sqrt(x**2 + y**2)"]
+    assert len([m for m in client.messages if m.type == types.MessageType.Error]) == 1
+
+
+SERVER_RETRY_WAIT_S = 20.0
+
+
+async def suggestions(client: LanguageClient, until_s: float) -> list[str]:
+    """Asks every half second until a suggestion comes or ``until_s`` passes."""
+    deadline = asyncio.get_running_loop().time() + until_s
+    while asyncio.get_running_loop().time() < deadline:
+        result = await client.text_document_inline_completion_async(inline_params())
+        if isinstance(result, types.InlineCompletionList) and result.items:
+            return [str(item.insert_text) for item in result.items]
+        await asyncio.sleep(0.5)
+    return []
