@@ -21,6 +21,10 @@ from pathlib import PurePath
 RECENT_DOCUMENTS = 8
 # Shorter stems (``a.py``, ``io.c``) match words that name something else too often.
 MIN_STEM_LENGTH = 3
+# A definition keyword right before a name (Python, JavaScript, Go, Rust, C++, Java, Lua...).
+DEFINITION = re.compile(
+    r"\b(def|class|function|func|fn|struct|enum|interface|trait|type|local function)\s+$"
+)
 
 
 @dataclass(frozen=True)
@@ -56,9 +60,16 @@ class RecentDocuments:
 
 def is_named_in(path: str, text: str) -> bool:
     """Whether ``text`` names the file at ``path`` as a word: ``import helpers``,
-    ``require('./helpers')``, ``#include "sha256.h"``, or a Java class ``Graph`` in Graph.java."""
+    ``require('./helpers')``, ``#include "sha256.h"``, or a Java class ``Graph`` in Graph.java.
+    A definition of that name (``def norm`` beside norm.py) is the text's own, not a
+    reference to the file."""
     stem = PurePath(path).name.split(".")[0]
-    return len(stem) >= MIN_STEM_LENGTH and _word_pattern(stem).search(text) is not None
+    if len(stem) < MIN_STEM_LENGTH:
+        return False
+    return any(
+        not DEFINITION.search(text, max(0, match.start() - 24), match.start())
+        for match in _word_pattern(stem).finditer(text)
+    )
 
 
 @cache

@@ -74,6 +74,8 @@ def test_a_file_the_document_names_is_related(path: str, text: str) -> None:
         ("/p/helpers.py", "import helper_utils\nhelpers_count = 1\n"),
         ("/p/graphlib.py", "def f(xs):\n    return sorted(xs)\n"),
         ("/p/io.c", "io = 1\n"),  # a stem this short names other things too
+        ("/p/norm.py", "import math\n\n\ndef norm(x, y):\n    return 0\n"),
+        ("/p/Graph.java", "public class Graph {\n}\n"),
     ],
 )
 def test_a_file_the_document_does_not_name_is_not(path: str, text: str) -> None:
