@@ -186,10 +186,10 @@ class FimServer(LanguageServer):
                 continue
             if not is_named_in(document.path, text):
                 continue
-            text = document.source
-            line = min(line, text.count("\n"))
-            offset = offset_of(text, TextPosition(line, 0))
-            related.append(RelatedDocument(_name_in(root, document.path), text, offset))
+            other_text = document.source
+            line = min(line, other_text.count("\n"))
+            offset = offset_of(other_text, TextPosition(line, 0))
+            related.append(RelatedDocument(_name_in(root, document.path), other_text, offset))
         return tuple(related)
 
     # completion ----------------------------------------------------------------------------
