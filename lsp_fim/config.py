@@ -26,7 +26,7 @@ class Settings:
     max_generate_ms: int = 500
     prefix_tokens: int = 1024
     suffix_tokens: int = 256
-    # Other open files the user worked in lately, given to the model where its template has a
+    # Open files that the current one names, given to the model where its template has a
     # multi-file form (0: none).
     context_file_tokens: int = 512
     scope_stop: bool = True

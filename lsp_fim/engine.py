@@ -185,10 +185,9 @@ class CompletionEngine:
         started = time.perf_counter()
         prefix, suffix = request.text[: request.offset], request.text[request.offset :]
         mode = guard_mode or self.guard_mode()
-        # Other files' snippets are context too: an answer made without them is not one
-        # made with them.
-        snippets = self._related_snippets(request)
-        cache_key = f"{mode}:{request.path or ''}:{hash(snippets)}"
+        # Other files are context too: an answer made without them is not one made with them.
+        # Their snippets follow from the documents, whose hash costs nothing once known.
+        cache_key = f"{mode}:{request.path or ''}:{hash(request.related)}"
         if (cached := self._suggestions.lookup(cache_key, prefix, suffix)) is not None:
             log.info("complete path=%s from cache chars=%d", request.path, len(cached.text))
             total_ms = (time.perf_counter() - started) * 1000
@@ -200,7 +199,7 @@ class CompletionEngine:
                 total_ms=total_ms,
                 from_cache=True,
             )
-        prompt = self._prompt(request, snippets)
+        prompt = self._prompt(request, self._related_snippets(request))
         language = language_for(request.language_id, request.path)
         guard = make_guard(mode, language, prefix, suffix)
         stats = GenerationStats()

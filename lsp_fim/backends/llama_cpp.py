@@ -111,7 +111,7 @@ def _two_sequence_contexts() -> Iterator[None]:
 
 
 class LlamaCppBackend:
-    """Streams greedy tokens for FIM prompts; keeps llama-cpp-python's prompt-prefix KV reuse."""
+    """Streams greedy tokens for FIM prompts, reusing the KV cache across edits (``kv_reuse``)."""
 
     def __init__(
         self, model_path: Path, threads: int, context_tokens: int = DEFAULT_CONTEXT_TOKENS
