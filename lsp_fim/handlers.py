@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 SETTINGS_SECTION = "lspFim"
 STATS_REQUEST = "lspFim/stats"
+DOCUMENT_TEXT_REQUEST = "lspFim/documentText"
 
 
 def _section(options: Any) -> Any:
@@ -103,6 +104,17 @@ def on_stats(ls: FimServer, params: Any) -> dict[str, int]:
     return {wire_name(name): value for name, value in counters.items()}
 
 
+def on_document_text(ls: FimServer, params: Any) -> dict[str, Any]:
+    """``lspFim/documentText`` ``{"uri": ...}``: the server's copy of an open document, so a
+    client (and the reliability suite) can check that incremental edits left it equal to its
+    own. Only what that client sent is returned; ``text`` is null for a document not open."""
+    uri = getattr(params, "uri", None)
+    document = ls.workspace.text_documents.get(uri) if isinstance(uri, str) else None
+    if document is None:
+        return {"text": None, "version": None}
+    return {"text": document.source, "version": document.version}
+
+
 def register(server: FimServer) -> None:
     server.feature(types.INITIALIZE)(on_initialize)
     server.feature(types.INITIALIZED)(on_initialized)
@@ -117,3 +129,4 @@ def register(server: FimServer) -> None:
         on_completion
     )
     server.feature(STATS_REQUEST)(on_stats)
+    server.feature(DOCUMENT_TEXT_REQUEST)(on_document_text)
