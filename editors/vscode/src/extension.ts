@@ -5,11 +5,11 @@
 // through workspace/didChangeConfiguration (and answer workspace/configuration). Only settings the
 // user has set are sent, so every other one keeps the server's default (which may be the server's
 // own command line, e.g. `--model`). `lspFim.serverPath` and `lspFim.serverArgs` are the
-// extension's own and never reach the server.
+// extension's own and never reach the server. The settings that decide what runs or where code
+// goes are read from user settings only (src/settings.ts); in an untrusted workspace (Restricted
+// Mode) the server executable is never looked for in the workspace.
 
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import {
     CancellationToken,
@@ -31,117 +31,17 @@ import {
     WorkDoneProgress,
     WorkDoneProgressCreateRequest,
 } from 'vscode-languageclient/node';
+import { expandPath, findExecutable, hasSeparator, Inspect, launchSettings, serverSettings, Settings } from './settings';
 
 export const SECTION = 'lspFim';
 const STATS_REQUEST = 'lspFim/stats';
-
-/** The settings the server knows (lsp_fim/config.py, camelCase on the wire). */
-export const SERVER_SETTINGS = [
-    'model',
-    'template',
-    'maxTokens',
-    'maxGenerateMs',
-    'prefixTokens',
-    'suffixTokens',
-    'contextFileTokens',
-    'scopeStop',
-    'threads',
-    'enabledLanguages',
-    'backend',
-    'backendUrl',
-    'backendModel',
-    'apiKeyEnv',
-] as const;
-
-type Settings = Record<string, unknown>;
-
-/**
- * The server settings the user has set (user, workspace or folder settings), with their values.
- * Unset ones, and ones set to null or an empty string, are left out: the server's default applies.
- */
-export function serverSettings(config: vscode.WorkspaceConfiguration): Settings {
-    const result: Settings = {};
-    for (const key of SERVER_SETTINGS) {
-        const inspected = config.inspect(key);
-        const isSet =
-            inspected !== undefined &&
-            (inspected.globalValue !== undefined ||
-                inspected.workspaceValue !== undefined ||
-                inspected.workspaceFolderValue !== undefined);
-        const value = config.get<unknown>(key);
-        if (!isSet || value === undefined || value === null) {
-            continue;
-        }
-        if (typeof value === 'string' && value.trim() === '') {
-            continue;
-        }
-        result[key] = value;
-    }
-    return result;
-}
-
-// ------------------------------------------------------------------------------------------------
-// Finding the server executable
-
-/** `~`, `${userHome}` and `${workspaceFolder}`; a relative path is taken from the first folder. */
-export function expandPath(value: string, workspaceFolder: string | undefined): string {
-    let result = value.trim();
-    const home = os.homedir();
-    if (result === '~' || result.startsWith('~/') || result.startsWith('~\\')) {
-        result = home + result.slice(1);
-    }
-    result = result.replace(/\$\{userHome\}/g, home);
-    if (workspaceFolder !== undefined) {
-        result = result.replace(/\$\{workspaceFolder\}/g, workspaceFolder);
-        if (hasSeparator(result) && !path.isAbsolute(result)) {
-            result = path.join(workspaceFolder, result);
-        }
-    }
-    return result;
-}
-
-function hasSeparator(command: string): boolean {
-    return command.includes('/') || (process.platform === 'win32' && command.includes('\\'));
-}
-
-function isExecutableFile(file: string): boolean {
-    try {
-        if (!fs.statSync(file).isFile()) {
-            return false;
-        }
-        fs.accessSync(file, fs.constants.X_OK);
-        return true;
-    } catch {
-        return false;
-    }
-}
-
-/** The executable `command` names: a path, or a name looked up on PATH; undefined if none. */
-export function findExecutable(command: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-    const extensions =
-        process.platform === 'win32'
-            ? ['', ...(env.PATHEXT ?? '.EXE;.CMD;.BAT;.COM').split(';').filter((ext) => ext !== '')]
-            : [''];
-    const candidates = hasSeparator(command)
-        ? [command]
-        : (env.PATH ?? '')
-              .split(path.delimiter)
-              .filter((dir) => dir !== '')
-              .map((dir) => path.join(dir, command));
-    for (const candidate of candidates) {
-        for (const extension of extensions) {
-            if (isExecutableFile(candidate + extension)) {
-                return candidate + extension;
-            }
-        }
-    }
-    return undefined;
-}
 
 interface Launch {
     /** The setting as written, to notice changes. */
     configured: string;
     args: string[];
+    /** Whether the workspace was trusted: in Restricted Mode serverPath may not name its files. */
+    trusted: boolean;
     /** The executable found, or undefined. */
     command: string | undefined;
 }
@@ -151,15 +51,25 @@ function firstWorkspaceFolder(): string | undefined {
     return folder?.uri.fsPath;
 }
 
+/** `config.inspect`, as the settings module reads it. */
+function inspector(config: vscode.WorkspaceConfiguration): Inspect {
+    return (key: string) => config.inspect(key);
+}
+
 function launchFromSettings(config: vscode.WorkspaceConfiguration): Launch {
-    const configured = (config.get<string>('serverPath') ?? '').trim() || 'lsp-fim';
-    const args = (config.get<unknown[]>('serverArgs') ?? []).map(String);
-    const command = findExecutable(expandPath(configured, firstWorkspaceFolder()));
-    return { configured, args, command };
+    const { configured, args } = launchSettings(inspector(config));
+    const trusted = vscode.workspace.isTrusted;
+    const executable = expandPath(configured, trusted ? firstWorkspaceFolder() : undefined);
+    const command = executable === undefined ? undefined : findExecutable(executable);
+    return { configured, args, trusted, command };
 }
 
 function sameLaunch(a: Launch, b: Launch): boolean {
-    return a.configured === b.configured && JSON.stringify(a.args) === JSON.stringify(b.args);
+    return (
+        a.configured === b.configured &&
+        a.trusted === b.trusted &&
+        JSON.stringify(a.args) === JSON.stringify(b.args)
+    );
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -297,9 +207,12 @@ class FimClient implements vscode.Disposable {
         return this.client?.state === State.Running ? this.client : undefined;
     }
 
-    /** A change to lspFim.serverPath or lspFim.serverArgs needs a new server process. */
-    onConfigurationChanged(event: vscode.ConfigurationChangeEvent): void {
-        if (!event.affectsConfiguration(SECTION)) {
+    /**
+     * A change to lspFim.serverPath or lspFim.serverArgs needs a new server process, and so does
+     * trust granted to the workspace where serverPath names a file in it.
+     */
+    onConfigurationChanged(event: vscode.ConfigurationChangeEvent | undefined): void {
+        if (event !== undefined && !event.affectsConfiguration(SECTION)) {
             return;
         }
         const launch = launchFromSettings(vscode.workspace.getConfiguration(SECTION));
@@ -314,12 +227,17 @@ class FimClient implements vscode.Disposable {
         this.launch = launch;
         if (launch.command === undefined) {
             this.status.set('notFound');
-            void reportNotFound(launch.configured, this.output);
+            void reportNotFound(launch, this.output);
             return;
         }
         this.status.set('starting');
-        const settings = serverSettings(config);
-        const serverOptions: ServerOptions = { command: launch.command, args: [...launch.args, 'serve'] };
+        const settings = serverSettings(inspector(config));
+        // The server runs in the home folder, not the workspace's: nothing there is its own.
+        const serverOptions: ServerOptions = {
+            command: launch.command,
+            args: [...launch.args, 'serve'],
+            options: { cwd: os.homedir() },
+        };
         this.output.info(`lsp-fim: starting ${[launch.command, ...launch.args, 'serve'].join(' ')}`);
         this.output.info(`lsp-fim: settings sent ${JSON.stringify(settings)}`);
         const clientOptions: LanguageClientOptions = {
@@ -394,7 +312,7 @@ class FimClient implements vscode.Disposable {
         if (!Array.isArray(answers)) {
             return answers;
         }
-        const settings = serverSettings(vscode.workspace.getConfiguration(SECTION));
+        const settings = serverSettings(inspector(vscode.workspace.getConfiguration(SECTION)));
         return answers.map((answer, index) => (params.items[index]?.section === SECTION ? settings : answer));
     }
 
@@ -407,7 +325,7 @@ class FimClient implements vscode.Disposable {
         if (client === undefined || (this.launch && !sameLaunch(this.launch, launchFromSettings(config)))) {
             return; // onConfigurationChanged restarts the server
         }
-        const settings = serverSettings(config);
+        const settings = serverSettings(inspector(config));
         // The server applies settings over its current ones: a removed setting is sent as
         // null, which puts it back to the server's default.
         const removed = Object.keys(this.sent).filter((key) => !(key in settings));
@@ -426,11 +344,16 @@ class FimClient implements vscode.Disposable {
     }
 }
 
-async function reportNotFound(configured: string, output: vscode.LogOutputChannel): Promise<void> {
+async function reportNotFound(launch: Launch, output: vscode.LogOutputChannel): Promise<void> {
+    const configured = launch.configured;
     const where = hasSeparator(configured) ? `"${configured}"` : `"${configured}" on PATH`;
+    const restricted =
+        !launch.trusted && expandPath(configured, undefined) === undefined
+            ? ' In Restricted Mode it may not name a file in the workspace: trust the workspace, or give an absolute path.'
+            : '';
     const message =
-        `lsp-fim: the server executable was not found (looked for ${where}). ` +
-        'Set "lspFim.serverPath" to your lsp-fim executable, e.g. /path/to/lsp-fim/.venv/bin/lsp-fim.';
+        `lsp-fim: the server executable was not found (looked for ${where}).${restricted} ` +
+        'Set "lspFim.serverPath" in your user settings to your lsp-fim executable, e.g. /path/to/lsp-fim/.venv/bin/lsp-fim.';
     output.info(message);
     const choice = await vscode.window.showErrorMessage(message, 'Open Settings');
     if (choice === 'Open Settings') {
@@ -462,6 +385,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         status,
         client,
         vscode.workspace.onDidChangeConfiguration((event) => client.onConfigurationChanged(event)),
+        vscode.workspace.onDidGrantWorkspaceTrust(() => client.onConfigurationChanged(undefined)),
         vscode.commands.registerCommand('lspFim.restartServer', () => client.restart()),
         vscode.commands.registerCommand('lspFim.showOutput', () => output.show()),
         vscode.commands.registerCommand('lspFim.openServerPathSetting', () =>

@@ -33,11 +33,11 @@ function serverFields() {
     return fields;
 }
 
-/** SERVER_SETTINGS in src/extension.ts. */
+/** SERVER_SETTINGS in src/settings.ts. */
 function sentSettings() {
-    const source = fs.readFileSync(path.join(EXTENSION_DIR, 'src', 'extension.ts'), 'utf8');
+    const source = fs.readFileSync(path.join(EXTENSION_DIR, 'src', 'settings.ts'), 'utf8');
     const list = /export const SERVER_SETTINGS = \[([^\]]*)\]/.exec(source);
-    assert.ok(list, 'SERVER_SETTINGS not found in src/extension.ts');
+    assert.ok(list, 'SERVER_SETTINGS not found in src/settings.ts');
     return [...list[1].matchAll(/'([A-Za-z]+)'/g)].map((m) => m[1]);
 }
 
