@@ -30,6 +30,9 @@ from lsp_fim.backends.stop_text import StopTextFilter
 # /tokenize) on Python, C and C++ (this repository, llama.cpp): windows stay within their
 # budget (2 % over at worst) and fill three quarters of it or more.
 CHARS_PER_TOKEN = 3.5
+# A warm-up asks for no token; llama-server still samples one. An engine that goes on has
+# ignored ``n_predict``, and is not listened to further.
+WARM_UP_PIECES = 1
 
 Request = tuple[str, dict[str, Any]]  # path, JSON body
 
@@ -82,21 +85,33 @@ class HttpBackend:
         cancelled warm-up closes its connection; the engine finishes the batch it is on."""
         request = self.api.warm_up(prompt)
         if request is not None:
+            pieces = 0
             for event in stream_events(self.address, *request, cancel):
-                self._read(event, stats, request[0])
+                pieces += bool(self._read(event, stats, request[0]))
+                if pieces > WARM_UP_PIECES:
+                    break
         return not cancel.is_set()
 
     def stream(self, request: GenerationRequest, stats: GenerationStats) -> Iterator[str]:
         """Stop strings are also sent to the engine; they are filtered here as well because
-        not every engine honours all of them (OpenAI's API takes at most four)."""
+        not every engine honours all of them (OpenAI's API takes at most four). So is the
+        token limit: a piece past ``max_tokens`` pieces (or tokens the engine reports) ends
+        the stream, whatever the engine does with the limit; one that keeps it is read to its
+        end, where OpenAI's ``usage`` comes."""
         path, body = self.api.generation(request.prompt, request.max_tokens, request.stop)
         clock = _ClientClock()
         text_filter = StopTextFilter(request.stop)
         finished = False
+        pieces = 0
         for event in stream_events(self.address, path, body, request.cancel):
             clock.time(stats)
             finished = finished or self.api.ends_generation(event)
-            piece = text_filter.push(self._read(event, stats, path))
+            text = self._read(event, stats, path)
+            pieces += bool(text)
+            if max(pieces, stats.generated_tokens) > request.max_tokens:
+                finished = True  # the engine ignored n_predict: what it owed has come
+                break
+            piece = text_filter.push(text)
             if piece:
                 yield piece
             if text_filter.stopped:

@@ -6,7 +6,13 @@ the start of the body: the user has to fix the engine or ``backendUrl``, and nee
 
 Cancelling a stream shuts its socket down from a watcher thread: a read blocked on an engine
 still evaluating a long prompt returns at once, and the engine sees the connection close and
-drops the work instead of generating for nobody.
+drops the work instead of generating for nobody. The same watcher ends a request that outlives
+its deadline.
+
+Nothing an engine sends is trusted to be small or to end: lines, events, answers and whole
+streams are read up to a cap, and numbers must be finite. A broken or hostile engine (a line
+that never ends, keep-alive comments forever, a body of a gigabyte, JSON nested past Python's
+recursion limit) costs one BackendError, not the server's memory or a thread forever.
 """
 
 from __future__ import annotations
@@ -14,8 +20,11 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import math
+import re
 import socket
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,9 +38,25 @@ CONNECT_TIMEOUT_S = 3.0
 # Longest silence between two events (or before the answer): a long prompt on a slow CPU is
 # evaluated before the first event comes, and a newer request cancels a stream at any time.
 READ_TIMEOUT_S = 60.0
-# How often a stream's watcher looks at its cancel flag.
+# Longest a whole request may take, events included: an engine that sends keep-alive comments
+# (or one token a minute) forever never trips the read timeout. Generous, since a slow CPU
+# engine may take a minute on a long prompt and a warm-up reads a whole window.
+REQUEST_DEADLINE_S = 180.0
+# How often a stream's watcher looks at its cancel flag and the deadline.
 CANCEL_POLL_S = 0.02
 BODY_EXCERPT_CHARS = 300
+# Caps on what is read from an engine. An event is one generated piece and the engine's
+# counters (a few hundred bytes); a plain answer is llama-server's /props (its chat template
+# included) or a list of models; a stream of thousands of tokens stays far below its cap.
+MAX_LINE_BYTES = 1 << 20
+MAX_EVENT_BYTES = 1 << 20
+MAX_ANSWER_BYTES = 8 << 20
+MAX_STREAM_BYTES = 64 << 20
+# Of an error answer only the start is quoted, so only that much is read.
+MAX_ERROR_BODY_BYTES = 4096
+# JSON escapes can carry lone UTF-16 surrogates, which no UTF-8 encoder (tree-sitter's, the
+# editor's) accepts: they become U+FFFD like invalid UTF-8 bytes do.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -80,7 +105,7 @@ def request_json(
     """One request (POST with ``body``, else GET) and its answer, a JSON object."""
     url = address.url(path)
     with _exchange(address, path, body, None) as response:
-        return _json_object(_read(response, url), url, "the answer")
+        return _json_object(_read(response, url, MAX_ANSWER_BYTES), url, "the answer")
 
 
 def stream_events(
@@ -94,7 +119,7 @@ def stream_events(
     url = address.url(path)
     try:
         with _exchange(address, path, body, cancel) as response:
-            for data in _sse_data(response):
+            for data in _sse_data(response, url):
                 if cancel.is_set() or data == "[DONE]":
                     return
                 yield _event(data, url)
@@ -115,8 +140,8 @@ def _exchange(
 ) -> Iterator[http.client.HTTPResponse]:
     """The response, once its status says success; the connection is closed afterwards.
 
-    ``cancel`` is watched from the start: engines send the status line of a stream only with
-    its first event, after evaluating the whole prompt.
+    ``cancel`` and the deadline are watched from the start: engines send the status line of a
+    stream only with its first event, after evaluating the whole prompt.
     """
     url = address.url(path)
     try:
@@ -125,19 +150,30 @@ def _exchange(
         raise BackendError(
             f"cannot reach the inference engine at {url}: {_reason(error)}"
         ) from error
-    watch = (
-        _CancelWatch(connection.sock, cancel) if cancel is not None else contextlib.nullcontext()
-    )
+    watch = _Watch(connection.sock, cancel or threading.Event(), REQUEST_DEADLINE_S)
     try:
         with watch:
-            response = _send(connection, address, path, body)
-            if not 200 <= response.status < 300:
-                excerpt = _excerpt(_read(response, url))
-                raise BackendError(f"{url}: HTTP {response.status} {response.reason}: {excerpt}")
-            with contextlib.closing(response):
-                yield response
+            try:
+                response = _send(connection, address, path, body)
+                if not 200 <= response.status < 300:
+                    excerpt = _excerpt(_read(response, url, MAX_ERROR_BODY_BYTES, whole=False))
+                    raise BackendError(
+                        f"{url}: HTTP {response.status} {response.reason}: {excerpt}"
+                    )
+                with contextlib.closing(response):
+                    yield response
+            except (OSError, http.client.HTTPException, BackendError) as error:
+                if watch.expired:
+                    raise _past_deadline(url) from error
+                raise
+            if watch.expired:  # the shut socket read as the end of the stream
+                raise _past_deadline(url)
     finally:
         connection.close()
+
+
+def _past_deadline(url: str) -> BackendError:
+    return BackendError(f"{url}: no complete answer within {REQUEST_DEADLINE_S:g} s")
 
 
 def _send(
@@ -160,24 +196,37 @@ def _send(
         raise BackendError(f"{address.url(path)}: no answer: {_reason(error)}") from error
 
 
-def _read(response: http.client.HTTPResponse, url: str) -> str:
+def _read(response: http.client.HTTPResponse, url: str, limit: int, whole: bool = True) -> str:
+    """At most ``limit`` bytes of the body; more is an error where the ``whole`` is needed."""
     try:
-        return response.read().decode("utf-8", errors="replace")
+        data = response.read(limit + 1)
     except (OSError, http.client.HTTPException) as error:
         raise BackendError(f"{url}: the answer broke off: {_reason(error)}") from error
+    if len(data) > limit and whole:
+        raise BackendError(f"{url}: the answer is longer than {limit} bytes")
+    return data[:limit].decode("utf-8", errors="replace")
 
 
-def _sse_data(response: http.client.HTTPResponse) -> Iterator[str]:
+def _sse_data(response: http.client.HTTPResponse, url: str) -> Iterator[str]:
     """The data of each event (its ``data:`` lines joined), as the SSE format defines it:
     comments (``:``, llama-server's keep-alive pings) and other fields are skipped."""
     lines: list[str] = []
-    while raw := response.readline():
+    event_bytes = stream_bytes = 0
+    while raw := response.readline(MAX_LINE_BYTES + 1):
+        stream_bytes += len(raw)
+        if len(raw) > MAX_LINE_BYTES:
+            raise BackendError(f"{url}: a line of the stream is longer than {MAX_LINE_BYTES} bytes")
+        if stream_bytes > MAX_STREAM_BYTES:
+            raise BackendError(f"{url}: the stream is longer than {MAX_STREAM_BYTES} bytes")
         line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         if not line:
             if lines:
                 yield "\n".join(lines)
-            lines = []
+            lines, event_bytes = [], 0
         elif line.startswith("data:"):
+            event_bytes += len(raw)
+            if event_bytes > MAX_EVENT_BYTES:
+                raise BackendError(f"{url}: an event is longer than {MAX_EVENT_BYTES} bytes")
             lines.append(line.removeprefix("data:").removeprefix(" "))
     if lines:
         yield "\n".join(lines)
@@ -194,7 +243,7 @@ def _event(data: str, url: str) -> dict[str, Any]:
 def _json_object(data: str, url: str, what: str) -> dict[str, Any]:
     try:
         value = json.loads(data)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # nested deeper than the parser goes
         raise BackendError(f"{url}: {what} is not JSON: {_excerpt(data)}") from error
     if not isinstance(value, dict):
         raise BackendError(f"{url}: {what} is not a JSON object: {_excerpt(data)}")
@@ -202,19 +251,20 @@ def _json_object(data: str, url: str, what: str) -> dict[str, Any]:
 
 
 def field_number(data: Mapping[str, Any], key: str, default: float) -> float:
-    """``data[key]`` (``default`` if absent), which must be a number."""
+    """``data[key]`` (``default`` if absent), which must be a finite number: JSON parsers
+    read ``1e999`` as infinity and accept ``NaN``, which no count or time can be."""
     value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BackendError(f"malformed answer: {key} is {value!r}, not a number")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise BackendError(f"malformed answer: {key} is {_excerpt(repr(value))}, not a number")
     return value
 
 
 def field_text(data: Mapping[str, Any], key: str) -> str:
-    """``data[key]`` ("" if absent), which must be text."""
+    """``data[key]`` ("" if absent), which must be text; lone surrogates become U+FFFD."""
     value = data.get(key, "")
     if not isinstance(value, str):
-        raise BackendError(f"malformed answer: {key} is {value!r}, not text")
-    return value
+        raise BackendError(f"malformed answer: {key} is {_excerpt(repr(value))}, not text")
+    return LONE_SURROGATE.sub("\ufffd", value)
 
 
 def _excerpt(text: str) -> str:
@@ -228,20 +278,25 @@ def _reason(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-class _CancelWatch:
-    """While a request runs, shuts its socket down once ``cancel`` is set.
+class _Watch:
+    """While a request runs, shuts its socket down once ``cancel`` is set or the deadline
+    passes (``expired`` then tells the reading thread why its stream ended).
 
     Only ``shutdown`` crosses threads: it wakes the blocked read, which then sees the end of
     the stream; the reading thread closes the connection itself.
     """
 
-    def __init__(self, sock: socket.socket | None, cancel: threading.Event) -> None:
+    def __init__(
+        self, sock: socket.socket | None, cancel: threading.Event, deadline_s: float
+    ) -> None:
         self._socket = sock
         self._cancel = cancel
+        self._deadline = time.monotonic() + deadline_s
+        self.expired = False
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="lsp-fim-cancel", daemon=True)
 
-    def __enter__(self) -> _CancelWatch:
+    def __enter__(self) -> _Watch:
         self._thread.start()
         return self
 
@@ -252,6 +307,10 @@ class _CancelWatch:
     def _watch(self) -> None:
         while not self._done.is_set():
             if self._cancel.wait(CANCEL_POLL_S):
+                self._shut_down()
+                return
+            if time.monotonic() > self._deadline:
+                self.expired = True
                 self._shut_down()
                 return
 
