@@ -206,9 +206,9 @@ async function main() {
     info(`profile ${temp}; cursor at line ${emptyLine + 1}, column ${column + 1} of norm.py`);
 
     const settingsFile = path.join(userData, 'User', 'settings.json');
-    // serverPath and serverArgs are machine-scoped settings ("machine-overridable"): in a remote
-    // window such as code-server's they belong in the Remote settings (user-data/Machine), the
-    // others in the User settings.
+    // serverPath and serverArgs are machine-scoped settings ("machine"): in a remote window such
+    // as code-server's they belong in the Remote settings (user-data/Machine), the others in the
+    // User settings.
     fs.mkdirSync(path.join(userData, 'Machine'), { recursive: true });
     fs.writeFileSync(
         path.join(userData, 'Machine', 'settings.json'),
