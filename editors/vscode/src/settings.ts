@@ -28,6 +28,7 @@ export const SERVER_SETTINGS = [
     'backendUrl',
     'backendModel',
     'apiKeyEnv',
+    'exclude',
 ] as const;
 
 /**
