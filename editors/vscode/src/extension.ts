@@ -313,7 +313,14 @@ class FimClient implements vscode.Disposable {
             return answers;
         }
         const settings = serverSettings(inspector(vscode.workspace.getConfiguration(SECTION)));
-        return answers.map((answer, index) => (params.items[index]?.section === SECTION ? settings : answer));
+        // Every lspFim section is answered from the settings read here, never VS Code's merge.
+        return answers.map((answer, index) => {
+            const section = params.items[index]?.section;
+            if (section === SECTION) {
+                return settings;
+            }
+            return section?.startsWith(`${SECTION}.`) ? (settings[section.slice(SECTION.length + 1)] ?? null) : answer;
+        });
     }
 
     private async sendConfiguration(
