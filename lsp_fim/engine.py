@@ -277,10 +277,10 @@ class CompletionEngine:
         snippets: tuple[ContextFile, ...],
     ) -> FimPrompt:
         """The rendered prompt, with its parts for engines that lay out prompts themselves."""
-        text = self.template.render(
+        pieces = self.template.render_pieces(
             prefix, suffix, path=request.name, repo=request.repo, extra_files=snippets
         )
-        return FimPrompt(text, prefix, suffix, snippets)
+        return FimPrompt(pieces, prefix, suffix, snippets)
 
     def _without_special_tokens(self, text: str) -> str:
         for token in self.template.special_tokens:

@@ -4,16 +4,23 @@ Each family's file says how to lay out a prompt, which texts end generation, whi
 never reach the user, and how to recognise the family in a model's vocabulary. Keeping this as
 data means a new model family is a new file, not new code, and users can point the
 ``template`` setting at a file of their own.
+
+A prompt is rendered as pieces that say which text is the template's own marker (a special
+token) and which is text: the document, file names and snippets are the user's, and a
+document that contains ``<|fim_middle|>`` must not end the prefix there. Backends that
+tokenize parse special tokens in the markers only.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +44,10 @@ _FIM_ID_KEYS = {
     "middle": ("tokenizer.ggml.fim_mid_token_id", "tokenizer.ggml.middle_token_id"),
 }
 _MODEL_NAME_KEYS = ("general.name", "general.basename")
+# Templates are a few hundred bytes; anything this large is not one, and is not read whole.
+MAX_TEMPLATE_BYTES = 64 * 1024
+# Opening a fifo for reading waits for a writer, and a terminal could become ours, without these.
+_NO_WAIT = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
 
 
 class TemplateError(ValueError):
@@ -56,6 +67,15 @@ class ContextFile:
 
 
 @dataclass(frozen=True)
+class PromptPiece:
+    """A stretch of a rendered prompt: one of the template's markers (special tokens parsed), or
+    text, which is tokenized as text whatever it contains."""
+
+    text: str
+    marker: bool
+
+
+@dataclass(frozen=True)
 class TextPattern:
     """A text with ``{name}`` holes, split once at load time.
 
@@ -65,10 +85,16 @@ class TextPattern:
 
     pieces: tuple[str, ...]  # literal text at even indices, placeholder names at odd ones
 
-    def fill(self, **values: str) -> str:
-        return "".join(
-            values[piece] if index % 2 else piece for index, piece in enumerate(self.pieces)
-        )
+    def fill(self, markers: re.Pattern[str], **values: str) -> list[PromptPiece]:
+        """The literal text split at ``markers``; every value is text, whatever it holds."""
+        filled: list[PromptPiece] = []
+        for index, piece in enumerate(self.pieces):
+            if index % 2:
+                filled.append(PromptPiece(values[piece], marker=False))
+                continue
+            for part_index, part in enumerate(markers.split(piece)):
+                filled.append(PromptPiece(part, marker=bool(part_index % 2)))
+        return filled
 
     def uses(self, text: str) -> bool:
         """Whether ``text`` is part of the pattern's own literal text."""
@@ -85,16 +111,18 @@ class RepoForm:
 
     def render(
         self,
+        markers: re.Pattern[str],
         prefix: str,
         suffix: str,
         path: str,
         repo: str | None,
         extra_files: Sequence[ContextFile],
-    ) -> str:
+    ) -> list[PromptPiece]:
         """The header is left out without a repository name rather than invented."""
-        header = "" if repo is None else self.header.fill(repo=repo)
-        blocks = "".join(self.file.fill(path=file.path, text=file.text) for file in extra_files)
-        return header + blocks + self.fim.fill(path=path, prefix=prefix, suffix=suffix)
+        pieces = [] if repo is None else self.header.fill(markers, repo=repo)
+        for file in extra_files:
+            pieces += self.file.fill(markers, path=file.path, text=file.text)
+        return pieces + self.fim.fill(markers, path=path, prefix=prefix, suffix=suffix)
 
 
 @dataclass(frozen=True)
@@ -154,14 +182,58 @@ class FimTemplate:
         repo: str | None = None,
         extra_files: Sequence[ContextFile] = (),
     ) -> str:
-        """The prompt text, BOS included (the backend tokenizes it as is, adding nothing).
+        """The prompt text, BOS included: :meth:`render_pieces` joined."""
+        pieces = self.render_pieces(
+            prefix, suffix, path=path, repo=repo, extra_files=extra_files
+        )
+        return "".join(piece.text for piece in pieces)
+
+    def render_pieces(
+        self,
+        prefix: str,
+        suffix: str,
+        *,
+        path: str | None = None,
+        repo: str | None = None,
+        extra_files: Sequence[ContextFile] = (),
+    ) -> tuple[PromptPiece, ...]:
+        """The prompt as markers and text, BOS included (a backend tokenizes it as is, adding
+        nothing).
+
+        Neighbouring text is joined into one piece, the template's own included (``\n`` after
+        a path): a tokenizer that parses special tokens tokenizes the text between two of them
+        in one go, and tokens must not change where user text meets template text.
 
         The repository form needs the family to have one, context files, and the current
         file's path; otherwise the plain FIM prompt is used and ``extra_files`` are left out.
         """
+        pieces = [PromptPiece(self.bos, marker=True)]
         if self.repo_form is None or not extra_files or path is None:
-            return self.bos + self.format.fill(prefix=prefix, suffix=suffix)
-        return self.bos + self.repo_form.render(prefix, suffix, path, repo, extra_files)
+            pieces += self.format.fill(self._markers, prefix=prefix, suffix=suffix)
+        else:
+            pieces += self.repo_form.render(
+                self._markers, prefix, suffix, path, repo, extra_files
+            )
+        return _joined(pieces)
+
+    @cached_property
+    def _markers(self) -> re.Pattern[str]:
+        """The special tokens and BOS, longest first, as one capturing pattern to split at."""
+        texts = sorted({*self.special_tokens, self.bos} - {""}, key=len, reverse=True)
+        return re.compile("(" + "|".join(map(re.escape, texts)) + ")")
+
+
+def _joined(pieces: Sequence[PromptPiece]) -> tuple[PromptPiece, ...]:
+    """Empty pieces dropped, neighbouring text pieces joined."""
+    joined: list[PromptPiece] = []
+    for piece in pieces:
+        if not piece.text:
+            continue
+        if joined and not piece.marker and not joined[-1].marker:
+            joined[-1] = PromptPiece(joined[-1].text + piece.text, marker=False)
+        else:
+            joined.append(piece)
+    return tuple(joined)
 
 
 def template_names() -> list[str]:
@@ -178,16 +250,50 @@ def load_template(name_or_path: str) -> FimTemplate:
     if name_or_path in template_names():
         return _load_shipped(name_or_path)
     path = Path(name_or_path).expanduser()
-    if path.suffix != ".toml" and not path.exists():
+    if path.suffix != ".toml":
         raise TemplateError(
             f"unknown FIM template {name_or_path!r}: use one of {', '.join(template_names())} "
             "or the path of a .toml template file"
         )
+    return _parse(_read_template_file(path), str(path))
+
+
+def _read_template_file(path: Path) -> str:
+    """The file's text, if it is a regular file of template size.
+
+    Anything else is refused before it is read, and read without waiting: ``/dev/stdin``
+    would take the editor's LSP messages, a fifo would block the server forever, a device
+    would never end. The file is checked again once open, in case it was swapped meanwhile.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        _check_template_file(path, os.stat(path))
+        descriptor = os.open(path, os.O_RDONLY | _NO_WAIT)
+    except OSError as error:
         raise TemplateError(f"{path}: cannot read the template: {error}") from error
-    return _parse(text, str(path))
+    with os.fdopen(descriptor, "rb") as file:
+        _check_template_file(path, os.fstat(descriptor))
+        data = file.read(MAX_TEMPLATE_BYTES + 1)
+    _check_template_size(path, len(data))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise TemplateError(f"{path}: cannot read the template: {error}") from error
+
+
+def _check_template_file(path: Path, status: os.stat_result) -> None:
+    if not stat.S_ISREG(status.st_mode):
+        raise TemplateError(
+            f"{path}: not a regular file (a directory, device or pipe): `template` takes a "
+            "template name or the path of a .toml template file"
+        )
+    _check_template_size(path, status.st_size)
+
+
+def _check_template_size(path: Path, size: int) -> None:
+    if size > MAX_TEMPLATE_BYTES:
+        raise TemplateError(
+            f"{path}: larger than {MAX_TEMPLATE_BYTES // 1024} KiB, too large for a template"
+        )
 
 
 def detect_template(vocab: Vocabulary) -> FimTemplate:

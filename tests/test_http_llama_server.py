@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import Any
 
 import pytest
 from scripted_http import Reply, ScriptedEngine, content_events, sse
@@ -18,10 +19,11 @@ from lsp_fim.backends.llama_server import (
     LlamaServerVocabulary,
     open_llama_server,
 )
-from lsp_fim.templates import ContextFile, TemplateError
+from lsp_fim.templates import ContextFile, TemplateError, load_template
 
+CODELLAMA = load_template("codellama")
 PROMPT = FimPrompt(
-    "<s>▁<PRE>def f():\n    ▁<SUF>\n▁<MID>",
+    CODELLAMA.render_pieces("def f():\n    ", "\n"),
     "def f():\n    ",
     "\n",
     (ContextFile("util.py", "def g(): ...\n"),),
@@ -106,14 +108,65 @@ def test_infill_refused_by_a_model_without_fim_tokens() -> None:
         generate(infill_backend(engine))
 
 
-def test_completion_sends_our_prompt_without_a_second_bos() -> None:
-    with ScriptedEngine({"/completion": [Reply(content_events(["pass"]))]}) as engine:
+MARKER_IDS = {"▁<PRE>": 32007, "▁<SUF>": 32008, "▁<MID>": 32009, "<s>": 1}
+
+
+def scripted_tokenize(body: dict[str, Any]) -> Reply:
+    """llama-server's /tokenize, one token per character of text; markers have their ids when
+    special tokens are parsed, and "" is BOS when special tokens are added."""
+
+    def tokens(text: str) -> list[int]:
+        if body["parse_special"] and text in MARKER_IDS:
+            return [MARKER_IDS[text]]
+        return [1] if text == "" and body["add_special"] else [ord(c) + 1000 for c in text]
+
+    content = body["content"]
+    parts = content if isinstance(content, list) else [content]
+    ids = [i for part in parts for i in ([part] if isinstance(part, int) else tokens(part))]
+    return Reply(body=json.dumps({"tokens": ids}))
+
+
+def completion_engine() -> ScriptedEngine:
+    return ScriptedEngine(
+        {"/completion": [Reply(content_events(["pass"]))], "/tokenize": scripted_tokenize}
+    )
+
+
+def test_completion_sends_token_ids_so_that_user_text_is_never_a_marker() -> None:
+    """llama-server parses special tokens in every text of a /completion prompt: the text is
+    tokenized by /tokenize without, and the markers go as ids."""
+    prefix = "x = '▁<MID>'"  # a document that contains a marker's text
+    prompt = FimPrompt(CODELLAMA.render_pieces(prefix, "\n"), prefix, "\n")
+    with completion_engine() as engine:
         address = EngineAddress.parse(engine.url)
-        backend = HttpBackend(address, CompletionApi("<s>"), LlamaServerVocabulary(address))
-        assert generate(backend)[0] == ["pass"]
-    [body] = engine.bodies("/completion")
-    assert body["prompt"] == "▁<PRE>def f():\n    ▁<SUF>\n▁<MID>"
-    assert "input_prefix" not in body
+        backend = HttpBackend(address, CompletionApi(address, "<s>"), LlamaServerVocabulary(address))
+        for _ in range(2):
+            stats = GenerationStats()
+            request = GenerationRequest(prompt, 16, (), threading.Event())
+            assert list(backend.stream(request, stats)) == ["pass"]
+    text = [ord(c) + 1000 for c in prefix]
+    # BOS once, from the server's rule for the model (the empty text in front), not ours.
+    expected = [1, 32007, *text, 32008, ord("\n") + 1000, 32009]
+    assert [body["prompt"] for body in engine.bodies("/completion")] == [expected, expected]
+    tokenized = engine.bodies("/tokenize")
+    # Each marker is asked for once, with special tokens parsed.
+    markers = [body for body in tokenized if isinstance(body["content"], str)]
+    assert sorted(body["content"] for body in markers) == ["▁<MID>", "▁<PRE>", "▁<SUF>"]
+    assert all(body["parse_special"] for body in markers)
+    prompts = [body for body in tokenized if isinstance(body["content"], list)]
+    assert len(prompts) == 2
+    for body in prompts:
+        assert body["content"] == ["", 32007, prefix, 32008, "\n", 32009]
+        assert body["parse_special"] is False and body["add_special"] is True
+
+
+def test_malformed_token_ids_are_an_error_that_names_the_url() -> None:
+    replies = {"/tokenize": [Reply(body='{"tokens": ["a"]}')]}
+    with ScriptedEngine(replies) as engine:
+        address = EngineAddress.parse(engine.url)
+        backend = HttpBackend(address, CompletionApi(address, "<s>"), LlamaServerVocabulary(address))
+        with pytest.raises(BackendError, match=r"/tokenize: malformed answer"):
+            generate(backend)
 
 
 def test_reset_cache_turns_the_prompt_cache_off_for_one_request() -> None:

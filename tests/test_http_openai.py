@@ -15,9 +15,9 @@ from lsp_fim.backends.base import BackendError, FimPrompt, GenerationRequest, Ge
 from lsp_fim.backends.http_backend import HttpBackend
 from lsp_fim.backends.http_engines import open_http_backend
 from lsp_fim.config import Settings
-from lsp_fim.templates import TemplateError
+from lsp_fim.templates import TemplateError, load_template
 
-PROMPT = FimPrompt("<|fim_prefix|>x = <|fim_suffix|>\n<|fim_middle|>", "x = ", "\n")
+PROMPT = FimPrompt(load_template("qwen2.5-coder").render_pieces("x = ", "\n"), "x = ", "\n")
 KEY_VARIABLE = "LSP_FIM_TEST_ENGINE_KEY"
 
 
@@ -111,8 +111,9 @@ def test_without_backend_model_the_first_served_model_is_used() -> None:
     }
     with ScriptedEngine(replies) as engine:
         backend, template = open_http_backend(openai_settings(engine, backend_model=None))
-        rendered = template.render("x = ", "\n")
-        generate(backend, FimPrompt(rendered, "x = ", "\n"))
+        prompt = FimPrompt(template.render_pieces("x = ", "\n"), "x = ", "\n")
+        generate(backend, prompt)
+        rendered = prompt.text
     assert template.name == "deepseek-coder"
     [body] = engine.bodies("/v1/completions")
     assert body["model"] == "deepseek-coder-1.3b-base"

@@ -99,7 +99,8 @@ def openai_backend(engine: EngineProcess) -> tuple[HttpBackend, FimPrompt]:
     """The backend as the server opens it, and a prompt that makes the model go on and on."""
     settings = Settings(backend="openai", backend_url=engine.url, template="qwen2.5-coder")
     backend, template = open_http_backend(settings)
-    prompt = FimPrompt(template.render(LONG_PREFIX, LONG_SUFFIX), LONG_PREFIX, LONG_SUFFIX)
+    pieces = template.render_pieces(LONG_PREFIX, LONG_SUFFIX)
+    prompt = FimPrompt(pieces, LONG_PREFIX, LONG_SUFFIX)
     return backend, prompt
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,8 +13,10 @@ import pytest
 
 from lsp_fim.backends.llama_cpp import LlamaVocabulary
 from lsp_fim.templates import (
+    MAX_TEMPLATE_BYTES,
     ContextFile,
     NoFimSupportError,
+    PromptPiece,
     TemplateError,
     detect_template,
     load_template,
@@ -136,6 +140,54 @@ def test_qwen_is_prefix_suffix_middle_only() -> None:
     assert prompt.index("P") < prompt.index("S") < prompt.index("<|fim_middle|>")
 
 
+# --- pieces: which text is the template's marker, which is text --------------------------
+
+
+def test_pieces_mark_the_template_tokens_and_keep_user_text_whole() -> None:
+    pieces = load_template("qwen2.5-coder").render_pieces(
+        "x = '<|fim_middle|>'", "<|endoftext|>", path="<|file_sep|>.py", extra_files=CONTEXT[:1]
+    )
+    assert pieces == (
+        PromptPiece("<|file_sep|>", marker=True),
+        PromptPiece("lib/util.py\ndef helper():\n    pass\n\n", marker=False),
+        PromptPiece("<|file_sep|>", marker=True),
+        PromptPiece("<|file_sep|>.py\n", marker=False),
+        PromptPiece("<|fim_prefix|>", marker=True),
+        PromptPiece("x = '<|fim_middle|>'", marker=False),
+        PromptPiece("<|fim_suffix|>", marker=True),
+        PromptPiece("<|endoftext|>", marker=False),
+        PromptPiece("<|fim_middle|>", marker=True),
+    )
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_all_template_text_but_whitespace_is_a_marker(name: str) -> None:
+    """Else a tokenizer would see a special token in template text that the pieces call text,
+    and prompts would tokenize differently from the whole text with special tokens parsed."""
+    template = load_template(name)
+    values = {"P0", "S0", "p0.py", "r0", "f0.py", "t0"}
+    pieces = template.render_pieces(
+        "P0", "S0", path="p0.py", repo="r0", extra_files=(ContextFile("f0.py", "t0"),)
+    )
+    assert "".join(piece.text for piece in pieces) == template.render(
+        "P0", "S0", path="p0.py", repo="r0", extra_files=(ContextFile("f0.py", "t0"),)
+    )
+    for piece in pieces:
+        if piece.marker:
+            assert piece.text in {*template.special_tokens, template.bos}
+            continue
+        rest = piece.text
+        for value in values:
+            rest = rest.replace(value, "")
+        assert not rest.strip(), piece
+
+
+def test_braces_and_markers_in_code_are_text_pieces() -> None:
+    pieces = load_template("codellama").render_pieces("{prefix}<s>", f"{SP}<MID>")
+    assert [piece.text for piece in pieces if not piece.marker] == ["{prefix}<s>", f"{SP}<MID>"]
+    assert pieces[0] == PromptPiece("<s>", marker=True)
+
+
 # --- validation -----------------------------------------------------------------------------
 
 VALID = """
@@ -204,6 +256,60 @@ def test_a_missing_template_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(TemplateError) as raised:
         load_template(str(missing))
     assert str(missing) in str(raised.value)
+
+
+def _load_within_seconds(path: Path, seconds: float = 5) -> str:
+    """The error loading ``path`` gives; a load that blocks fails the test instead of hanging."""
+    errors: list[str] = []
+
+    def load() -> None:
+        try:
+            load_template(str(path))
+        except TemplateError as error:
+            errors.append(str(error))
+
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"loading {path} blocked"
+    [error] = errors
+    return error
+
+
+def test_stdin_is_not_a_template() -> None:
+    """It is the LSP input: reading it would steal the editor's messages."""
+    error = _load_within_seconds(Path("/dev/stdin"))
+    assert "'/dev/stdin'" in error and ".toml" in error
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no fifos on this system")
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.toml"
+    os.mkfifo(fifo)
+    assert "not a regular file" in _load_within_seconds(fifo)
+    link = tmp_path / "link.toml"
+    link.symlink_to("/dev/stdin")
+    assert "not a regular file" in _load_within_seconds(link)
+
+
+def test_a_directory_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "templates.toml"
+    folder.mkdir()
+    error = _load_within_seconds(folder)
+    assert str(folder) in error and "not a regular file" in error
+
+
+def test_a_huge_file_is_refused_unread(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.toml"
+    huge.write_text(VALID + "#" * MAX_TEMPLATE_BYTES, encoding="utf-8")
+    error = _load_within_seconds(huge)
+    assert str(huge) in error and "64 KiB" in error
+
+
+def test_a_file_that_is_not_toml_is_refused(tmp_path: Path) -> None:
+    text_file = tmp_path / "mine.txt"
+    text_file.write_text(VALID, encoding="utf-8")
+    assert "unknown FIM template" in _load_within_seconds(text_file)
 
 
 # --- detection ------------------------------------------------------------------------------

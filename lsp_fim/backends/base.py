@@ -2,29 +2,59 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from lsp_fim.templates import ContextFile
+from lsp_fim.templates import ContextFile, PromptPiece
+
+REDACTED = "[redacted]"
+# Values no error message may show (API keys): an engine may echo a request's headers in its
+# error body, which messages quote, and messages reach logs and the editor's windows.
+_secrets: set[str] = set()
+
+
+def keep_secret(value: str) -> None:
+    """From now on ``value`` (and its JSON-escaped spelling) is redacted from every message."""
+    _secrets.update({value, json.dumps(value)[1:-1]} - {""})
+
+
+def redacted(text: str) -> str:
+    """``text`` with every kept secret replaced, longest first (one may contain another)."""
+    for secret in sorted(_secrets, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
 
 
 class BackendError(RuntimeError):
-    """A fault the user can fix (missing model, unreachable engine); the message says how."""
+    """A fault the user can fix (missing model, unreachable engine); the message says how.
+
+    Whatever the message quotes, kept secrets are redacted from it.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redacted(message))
 
 
 @dataclass(frozen=True)
 class FimPrompt:
-    """A FIM prompt in both forms an engine may want: ``text`` rendered with our template (BOS
-    included), and the window it was rendered from, for engines that lay out FIM prompts
+    """A FIM prompt in both forms an engine may want: ``pieces`` rendered with our template
+    (BOS included), and the window it was rendered from, for engines that lay out FIM prompts
     themselves (llama-server's ``/infill``)."""
 
-    text: str
+    pieces: tuple[PromptPiece, ...]
     prefix: str
     suffix: str
-    # Other files' code, in ``text`` where the template has a multi-file form.
+    # Other files' code, in ``pieces`` where the template has a multi-file form.
     extra_files: tuple[ContextFile, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """The prompt as one text, markers and user text alike: for engines that take only
+        text (OpenAI-compatible completions), and for logs."""
+        return "".join(piece.text for piece in self.pieces)
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,11 @@ the module that speaks its API."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 
-from lsp_fim.backends.base import BackendError
+from lsp_fim.backends.base import BackendError, keep_secret
 from lsp_fim.backends.http_backend import HttpBackend
 from lsp_fim.backends.http_stream import EngineAddress
 from lsp_fim.backends.llama_server import open_llama_server
@@ -21,7 +22,10 @@ DEFAULT_LLAMA_SERVER_URL = "http://127.0.0.1:8080"
 
 
 def open_http_backend(settings: Settings) -> tuple[HttpBackend, FimTemplate]:
-    address = EngineAddress.parse(_url(settings), _api_key(settings.api_key_env))
+    key = _api_key(settings.api_key_env)
+    address = EngineAddress.parse(_url(settings), key)
+    if key is not None:
+        _refuse_plain_http_off_this_machine(address)
     if settings.backend == "llama-server":
         backend, template = open_llama_server(address, settings.template)
     else:
@@ -47,7 +51,8 @@ def _url(settings: Settings) -> str:
 
 def _api_key(variable: str | None) -> str | None:
     """Keys come from the environment, never from settings, which live in editor config files
-    that are shared and committed."""
+    that are shared and committed. No message shows a key from here on, whatever an engine
+    echoes back."""
     if variable is None:
         return None
     key = os.environ.get(variable, "").strip()
@@ -56,4 +61,28 @@ def _api_key(variable: str | None) -> str | None:
             f"`apiKeyEnv` names the environment variable {variable}, which is not set for "
             "lsp-fim: export it where the editor starts"
         )
+    keep_secret(key)
     return key
+
+
+def _refuse_plain_http_off_this_machine(address: EngineAddress) -> None:
+    """Over plain http:// the key crosses the network readable by anyone on the way."""
+    if address.scheme == "http" and not is_loopback(address.host):
+        raise BackendError(
+            f"backendUrl {address.url('')} is plain http:// to another machine, which would "
+            "send the API key unencrypted: use an https:// address, or a loopback address "
+            "(127.0.0.1, ::1, localhost) such as an SSH tunnel's"
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 (also as ::ffff:127.x.x.x) and ``localhost``, which resolvers keep on
+    this machine (RFC 6761); other names could resolve anywhere."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)

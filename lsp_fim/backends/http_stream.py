@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from lsp_fim.backends.base import BackendError
+from lsp_fim.backends.base import BackendError, redacted
 
 # An engine that does not accept a connection this fast is down or unreachable; the editor must
 # not wait longer to hear it.
@@ -268,7 +268,8 @@ def field_text(data: Mapping[str, Any], key: str) -> str:
 
 
 def _excerpt(text: str) -> str:
-    flat = " ".join(text.split())
+    """Secrets are redacted before the cut, which could otherwise leave half a key behind."""
+    flat = " ".join(redacted(text).split())
     return flat if len(flat) <= BODY_EXCERPT_CHARS else flat[:BODY_EXCERPT_CHARS] + "…"
 
 

@@ -1,7 +1,9 @@
 """The embedded backend: llama-cpp-python in this process, greedy, streaming token by token.
 
-Prompts are tokenized here from the rendered template text (special tokens parsed), because
-llama-cpp-python's own ``suffix=`` FIM path hard-codes token ids that do not fit most models.
+Prompts are tokenized here from the template's rendered pieces, because llama-cpp-python's own
+``suffix=`` FIM path hard-codes token ids that do not fit most models: special tokens are
+parsed in the template's markers only, so that a document containing ``<|fim_middle|>`` gives
+the model that text, not the token.
 One model serves one generation at a time; callers cancel through ``GenerationRequest.cancel``,
 which is checked after every token; work ahead (``prefill``) also gives way between prompt
 batches.
@@ -19,7 +21,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -27,6 +29,7 @@ from unittest import mock
 from lsp_fim.backends.base import BackendError, FimPrompt, GenerationRequest, GenerationStats
 from lsp_fim.backends.kv_reuse import ReusePlan, plan_reuse
 from lsp_fim.backends.stop_text import StopTextFilter
+from lsp_fim.templates import PromptPiece
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +129,19 @@ class LlamaCppBackend:
         # moved after changed tokens is close but not exact until ``prefill`` redoes it.
         self._exact_until = 0
 
-    def tokenize(self, text: str) -> list[int]:
-        tokens: list[int] = self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+    def tokenize(self, text: str, special: bool = True) -> list[int]:
+        tokens: list[int] = self._llama.tokenize(
+            text.encode("utf-8"), add_bos=False, special=special
+        )
         return tokens
+
+    def tokenize_prompt(self, pieces: Sequence[PromptPiece]) -> list[int]:
+        """Markers with special tokens parsed, text without. Text pieces lie between markers,
+        where llama.cpp would cut a text it parses anyway, so an ordinary document gets the
+        same tokens as its whole prompt tokenized with special tokens parsed."""
+        return [
+            token for piece in pieces for token in self.tokenize(piece.text, special=piece.marker)
+        ]
 
     def reset_cache(self) -> None:
         """Greedy output depends (slightly) on how the prompt was batched: a prompt reused from
@@ -142,7 +155,7 @@ class LlamaCppBackend:
     def count_tokens(self, text: str) -> int:
         if not text:
             return 0
-        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        return len(self.tokenize(text, special=False))
 
     def _ends_generation(self, token: int, stop_ids: frozenset[int]) -> bool:
         import llama_cpp
@@ -158,22 +171,22 @@ class LlamaCppBackend:
         self._stop_ids[stops] = frozenset(single[0] for single in ids if len(single) == 1)
         return self._stop_ids[stops]
 
-    def _prompt_tokens(self, text: str, max_tokens: int) -> tuple[list[int], int]:
-        prompt = self.tokenize(text)
-        room = min(max_tokens, self.context_tokens - len(prompt) - 1)
-        if room < 0 or not prompt:
+    def _prompt_tokens(self, prompt: FimPrompt, max_tokens: int) -> tuple[list[int], int]:
+        tokens = self.tokenize_prompt(prompt.pieces)
+        room = min(max_tokens, self.context_tokens - len(tokens) - 1)
+        if room < 0 or not tokens:
             raise BackendError(
-                f"prompt of {len(prompt)} tokens leaves no room in the {self.context_tokens}-token "
+                f"prompt of {len(tokens)} tokens leaves no room in the {self.context_tokens}-token "
                 "context; lower prefixTokens/suffixTokens"
             )
-        return prompt, room
+        return tokens, room
 
     def stream(self, request: GenerationRequest, stats: GenerationStats) -> Iterator[str]:
         """A superseded editor request still finishes its prompt (but generates nothing): the
         request that superseded it is a keystroke later and shares all but a few tokens of it,
         so the work is kept instead of started over on every keystroke. Background work gives
         way at once."""
-        prompt, max_tokens = self._prompt_tokens(request.prompt.text, request.max_tokens)
+        prompt, max_tokens = self._prompt_tokens(request.prompt, request.max_tokens)
         if max_tokens == 0:
             raise BackendError("no room left to generate: lower prefixTokens/suffixTokens")
         stats.prompt_tokens = len(prompt)
@@ -196,7 +209,7 @@ class LlamaCppBackend:
         Gives way to any request (cancel is checked every batch) and leaves the cache as it
         was when it does; returns whether the prompt is now cached exactly.
         """
-        tokens, _ = self._prompt_tokens(prompt.text, 0)
+        tokens, _ = self._prompt_tokens(prompt, 0)
         stats.prompt_tokens = len(tokens)
         with self._lock:
             if cancel.is_set():

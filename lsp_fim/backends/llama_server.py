@@ -7,6 +7,10 @@ project called ``myproject``), so a chosen template can only be honoured by ``/c
 A model without FIM tokens is refused by ``/infill`` (HTTP 501, said in the log); setting
 ``template`` moves such a model to ``/completion``.
 
+User text never becomes a special token: llama-server tokenizes ``/infill``'s prefix, suffix
+and extra files as text and adds the FIM tokens itself by id, and ``/completion`` gets token ids
+only (see :class:`CompletionApi`).
+
 Generation is greedy and streamed, with the server's prompt cache on (``cache_prompt``) and
 its timings in every event (``timings_per_token``), so that a stream cut short by the scope
 stop still reports what the prompt cost.
@@ -15,14 +19,14 @@ stop still reports what the prompt cost.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import Any
 
 from lsp_fim.backends.base import BackendError, FimPrompt, GenerationStats
 from lsp_fim.backends.http_backend import HttpBackend, Request
 from lsp_fim.backends.http_stream import EngineAddress, field_number, field_text, request_json
-from lsp_fim.templates import FimTemplate, detect_template, load_template
+from lsp_fim.templates import FimTemplate, PromptPiece, detect_template, load_template
 
 INFILL_PATH = "/infill"
 COMPLETION_PATH = "/completion"
@@ -85,15 +89,58 @@ class InfillApi(LlamaServerApi):
 
 
 class CompletionApi(LlamaServerApi):
+    """``/completion`` with our template's prompt, sent as token ids.
+
+    llama-server parses special tokens in every text of a ``/completion`` prompt, texts in a
+    mixed list of ids and texts included; only ids are taken as they are. Its ``/tokenize``
+    has a switch for that: the markers are tokenized once with special tokens parsed, and each
+    prompt's text without, the markers given as their ids. That costs a round trip per prompt.
+    """
+
     path = COMPLETION_PATH
 
-    def __init__(self, bos: str) -> None:
+    def __init__(self, address: EngineAddress, bos: str) -> None:
         super().__init__()
+        self._address = address
         self._bos = bos
+        self._marker_ids: dict[str, list[int]] = {}
 
     def prompt_fields(self, prompt: FimPrompt) -> dict[str, Any]:
-        """The server adds the model's BOS itself; the template's would be a second one."""
-        return {"prompt": prompt.text.removeprefix(self._bos)}
+        return {"prompt": self._token_ids(prompt.pieces)}
+
+    def _token_ids(self, pieces: Sequence[PromptPiece]) -> list[int]:
+        """The template's BOS gives way to the empty text in front, where the server puts the
+        model's BOS, if the model wants one, as it would in front of a prompt sent as text."""
+        if pieces and pieces[0] == PromptPiece(self._bos, marker=True):
+            pieces = pieces[1:]
+        content: list[str | int] = [""]
+        for piece in pieces:
+            content += self._marker(piece.text) if piece.marker else [piece.text]
+        return tokenize(self._address, content, add_special=True, parse_special=False)
+
+    def _marker(self, text: str) -> list[int]:
+        if text not in self._marker_ids:
+            ids = tokenize(self._address, text, add_special=False, parse_special=True)
+            self._marker_ids[text] = ids
+        return self._marker_ids[text]
+
+
+def tokenize(
+    address: EngineAddress,
+    content: str | list[str | int],
+    *,
+    add_special: bool,
+    parse_special: bool,
+) -> list[int]:
+    """llama-server's ``/tokenize``: ``content`` is a text, or texts and token ids mixed (the ids
+    kept as they are, the texts tokenized; ``add_special`` adds BOS before a first text)."""
+    body = {"content": content, "add_special": add_special, "parse_special": parse_special}
+    tokens = request_json(address, "/tokenize", body).get("tokens")
+    if not isinstance(tokens, list) or not all(
+        isinstance(token, int) and not isinstance(token, bool) for token in tokens
+    ):
+        raise BackendError(f"{address.url('/tokenize')}: malformed answer: tokens are not ids")
+    return tokens
 
 
 def read_counts(event: Mapping[str, Any], stats: GenerationStats) -> None:
@@ -140,9 +187,8 @@ class LlamaServerVocabulary:
 
     def is_single_token(self, text: str) -> bool:
         if text not in self._single:
-            body = {"content": text, "add_special": False, "parse_special": True}
-            tokens = request_json(self._address, "/tokenize", body).get("tokens")
-            self._single[text] = isinstance(tokens, list) and len(tokens) == 1
+            tokens = tokenize(self._address, text, add_special=False, parse_special=True)
+            self._single[text] = len(tokens) == 1
         return self._single[text]
 
 
@@ -154,7 +200,7 @@ def open_llama_server(
     vocabulary = LlamaServerVocabulary(address)
     if template_setting:
         template = load_template(template_setting)
-        return HttpBackend(address, CompletionApi(template.bos), vocabulary), template
+        return HttpBackend(address, CompletionApi(address, template.bos), vocabulary), template
     try:
         template = detect_template(vocabulary)
     except BackendError as error:
