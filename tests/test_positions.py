@@ -48,3 +48,21 @@ def test_last_empty_line_is_addressable() -> None:
 
 def test_utf8_offset_counts_bytes() -> None:
     assert utf8_offset("é😋x", 2) == 6
+
+
+def test_lines_end_at_lsp_line_breaks_only() -> None:
+    """LSP ends lines at \\n, \\r\\n and a lone \\r; \\f, \\v and U+2028 are text."""
+    text = "a\rb\r\nc\f\v\u2028d\ne"
+    assert offset_of(text, Position(1, 1)) == 3
+    assert offset_of(text, Position(2, 4)) == 9
+    assert offset_of(text, Position(3, 1)) == 12
+    assert position_of(text, 9) == Position(2, 4)
+    with pytest.raises(PositionError, match="past the end"):
+        offset_of(text, Position(0, 2))
+
+
+def test_a_position_on_a_long_line_in_utf8() -> None:
+    line = "é" * 1000 + "😋x"
+    assert offset_of(line, Position(0, 2004), "utf-8") == 1001
+    with pytest.raises(PositionError, match="splits"):
+        offset_of(line, Position(0, 2001), "utf-8")
