@@ -1,7 +1,9 @@
 """The prefix and suffix windows around the cursor, budgeted in model tokens.
 
 Windows are cut at line boundaries so the model never sees half a line at the edges; the
-cursor's own line is always whole on both sides, whatever the budget.
+cursor's own line is whole on both sides, whatever the budget, unless it is longer than any
+budget could hold (minified code, a 2-million-character line): then only its part nearest the
+cursor is kept, so that the prompt and the work on it stay bounded.
 
 Edges can move in steps of whole lines: the prefix's first line is a multiple of the step
 counted from the start of the document, and the suffix's last line a multiple counted from
@@ -23,6 +25,10 @@ TokenCounter = Callable[[str], int]
 # share smaller than the floor is too little code to be worth its header.
 RELATED_FILE_TOKENS = 256
 RELATED_FILE_MIN_TOKENS = 64
+# More characters a token than any tokenizer reaches on code: a cursor line within this many
+# characters per token of its budget (or of the floor) is never cut.
+LONG_LINE_CHARS_PER_TOKEN = 8
+LONG_LINE_MIN_TOKENS = 64
 
 
 @dataclass(frozen=True)
@@ -36,10 +42,13 @@ class ContextWindow:
 
 
 def _fitting_costs(lines: list[str], budget: int, count_tokens: TokenCounter) -> list[int]:
-    """The token costs of the leading ``lines`` that fit in ``budget`` together."""
+    """The token costs of the leading ``lines`` that fit in ``budget`` together; a line too
+    long to fit any budget is not even counted (tokenizing megabytes costs seconds)."""
     costs: list[int] = []
     used = 0
     for line in lines:
+        if len(line) > _long_line_chars(budget):
+            break
         cost = count_tokens(line)
         if used + cost > budget:
             break
@@ -67,6 +76,13 @@ def build_window(
     line_start = text.rfind("\n", 0, offset) + 1
     line_end = text.find("\n", offset)
     line_end = len(text) if line_end == -1 else line_end + 1
+    head_start = max(line_start, offset - _long_line_chars(prefix_budget))
+    tail_end = min(line_end, offset + _long_line_chars(suffix_budget))
+    if head_start > line_start or tail_end < line_end:  # the line alone is over budget
+        cursor_head, cursor_tail = text[head_start:offset], text[offset:tail_end]
+        return ContextWindow(
+            cursor_head, cursor_tail, count_tokens(cursor_head), count_tokens(cursor_tail)
+        )
 
     cursor_head = text[line_start:offset]
     cursor_tail = text[offset:line_end]
@@ -85,6 +101,10 @@ def build_window(
     prefix = "".join(before[len(before) - kept_before :]) + cursor_head
     suffix = cursor_tail + "".join(after[:kept_after])
     return ContextWindow(prefix, suffix, before_tokens + head_tokens, after_tokens + tail_tokens)
+
+
+def _long_line_chars(budget: int) -> int:
+    return max(budget, LONG_LINE_MIN_TOKENS) * LONG_LINE_CHARS_PER_TOKEN
 
 
 def first_lines_within(text: str, budget: int, count_tokens: TokenCounter) -> str:

@@ -76,3 +76,28 @@ def test_stepped_suffix_edge_counts_from_the_end_of_the_document() -> None:
 def test_a_step_never_cuts_below_what_the_document_has() -> None:
     window = build_window(DOCUMENT, cursor_after(DOCUMENT, "line5 a"), 1000, 1000, words, (16, 16))
     assert window.prefix + window.suffix == DOCUMENT
+
+
+def test_a_line_longer_than_any_budget_is_cut_around_the_cursor() -> None:
+    """A 2-million-character line costs a window of its budget, not the whole line."""
+    line = "x = [" + "1, " * 700_000
+    text = "import os\n" + line + "\nprint(x)\n"
+    offset = text.index(line) + len(line) // 2
+    window = build_window(text, offset, 100, 50, words)
+    assert text[offset - len(window.prefix) : offset + len(window.suffix)] == (
+        window.prefix + window.suffix
+    )
+    assert 0 < len(window.prefix) <= 800 and 0 < len(window.suffix) <= 512
+
+
+def test_a_line_too_long_for_any_budget_is_never_counted() -> None:
+    counted: list[int] = []
+
+    def count(text: str) -> int:
+        counted.append(len(text))
+        return words(text)
+
+    text = "a b\n" + "y" * 1_000_000 + "\nc d|e\n"
+    window = build_window(text, text.index("|"), 1000, 10, count)
+    assert window.prefix == "c d"
+    assert max(counted) < 10_000
