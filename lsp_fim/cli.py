@@ -14,23 +14,11 @@ from lsp_fim import __version__
 from lsp_fim.config import BACKENDS, Settings
 from lsp_fim.engine import Completion, CompletionRequest, load_engine
 from lsp_fim.languages import language_id_for_path
+from lsp_fim.logging_setup import setup_logging
 from lsp_fim.positions import Position, PositionError, offset_of, position_of
+from lsp_fim.privacy import is_denied, redact_at
 
 log = logging.getLogger("lsp_fim")
-
-
-def _setup_logging(log_file: str | None, verbose: bool) -> None:
-    handler: logging.Handler = (
-        logging.FileHandler(log_file, encoding="utf-8")
-        if log_file
-        else logging.StreamHandler(sys.stderr)
-    )
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    if not verbose:
-        logging.getLogger("pygls").setLevel(logging.WARNING)
 
 
 def _tcp_address(value: str) -> tuple[str, int]:
@@ -107,6 +95,9 @@ def _completion_json(text: str, completion: Completion | None, template: str) ->
 
 def _complete(args: argparse.Namespace) -> int:
     path = Path(args.file)
+    if is_denied(str(path)) or is_denied(str(path.resolve())):
+        print(f"lsp-fim: {path} may hold secrets (deny-list): not sent to a model", file=sys.stderr)
+        return 2
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -117,6 +108,11 @@ def _complete(args: argparse.Namespace) -> int:
     except PositionError as error:
         print(f"lsp-fim: {path}: {error}", file=sys.stderr)
         return 2
+    redacted = redact_at(text, offset)  # secret lines never reach a model
+    if redacted is None:
+        print(f"lsp-fim: {path}: line {args.line} holds a secret: no suggestion", file=sys.stderr)
+        return 2
+    text, offset = redacted
     settings = Settings(model=args.model, template=args.template, scope_stop=not args.no_scope_stop)
     settings = _with_backend_flags(settings, args)
     if args.max_tokens:
@@ -204,7 +200,7 @@ def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _setup_logging(args.log_file, args.verbose)
+    setup_logging(args.log_file, args.verbose)
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from lsp_fim.privacy import validate_globs
+
 # The embedded llama.cpp, then inference engines over HTTP (``lsp_fim.backends.http_engines``).
 HTTP_BACKENDS = ("llama-server", "openai")
 BACKENDS = ("llama-cpp", *HTTP_BACKENDS)
@@ -36,6 +38,8 @@ class Settings:
     backend_url: str | None = None
     backend_model: str | None = None
     api_key_env: str | None = None
+    # Globs of files never read into a prompt, added to ``lsp_fim.privacy.DEFAULT_DENY``.
+    exclude: tuple[str, ...] = ()
 
     def language_enabled(self, language_id: str | None) -> bool:
         if self.enabled_languages is None:
@@ -78,6 +82,12 @@ def _languages(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _globs(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError("expected a list of glob strings or null")
+    return validate_globs(value)
+
+
 def _backend(value: Any) -> str:
     if value not in BACKENDS:
         raise ValueError(f"expected one of {', '.join(BACKENDS)}")
@@ -98,6 +108,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "backend": _backend,
     "backend_url": _text,
     "backend_model": _text,
+    "exclude": _globs,
     "api_key_env": _text,
 }
 

@@ -23,6 +23,7 @@ from functools import partial
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
 
 from lsp_fim import __version__
 from lsp_fim.backends.base import BackendError
@@ -31,6 +32,7 @@ from lsp_fim.engine import Completion, CompletionEngine, CompletionRequest, load
 from lsp_fim.model_store import ModelStoreError
 from lsp_fim.positions import Encoding, PositionError, offset_of
 from lsp_fim.positions import Position as TextPosition
+from lsp_fim.privacy import is_denied, may_be_context, redact_at, redact_lines
 from lsp_fim.related_files import RecentDocuments, RelatedDocument, is_named_in
 from lsp_fim.templates import TemplateError
 
@@ -153,6 +155,9 @@ class FimServer(LanguageServer):
         if document is None:  # pygls would read the file from disk, which may not exist
             log.warning("%s was never opened (didOpen): no suggestion", uri)
             return None
+        if is_denied(document.path, self.settings.exclude):
+            log.info("%s may hold secrets (deny-list, exclude): no suggestion", uri)
+            return None
         text = document.source
         if not _usable(text):
             log.warning("%s is too large or binary (%d chars): no suggestion", uri, len(text))
@@ -164,6 +169,12 @@ class FimServer(LanguageServer):
         except PositionError as error:
             log.warning("bad position for %s: %s", uri, error)
             return None
+        # Every prompt (the engine's, work ahead, any backend) starts from this text.
+        redacted = redact_at(text, offset)
+        if redacted is None:
+            log.info("the cursor in %s is on a line that holds a secret: no suggestion", uri)
+            return None
+        text, offset = redacted
         root = self.workspace.root_path
         return CompletionRequest(
             text,
@@ -177,16 +188,20 @@ class FimServer(LanguageServer):
 
     def _related_documents(self, uri: str, text: str) -> tuple[RelatedDocument, ...]:
         """The other open documents that ``text`` names, newest first, each at the line last
-        worked at."""
+        worked at. Only files in the workspace folders that may be read (``privacy``) are."""
         related = []
         root = self.workspace.root_path
+        folders = [to_fs_path(folder.uri) for folder in self.workspace.folders.values()]
+        roots = [path for path in (root, *folders) if path]
         for other, line in self.recent_documents.others(uri):
             document = self.workspace.text_documents.get(other)
             if document is None or not _usable(document.source):
                 continue
+            if not may_be_context(document.path, roots, self.settings.exclude):
+                continue
             if not is_named_in(document.path, text):
                 continue
-            other_text = document.source
+            other_text = redact_lines(document.source)
             line = min(line, other_text.count("\n"))
             offset = offset_of(other_text, TextPosition(line, 0))
             related.append(RelatedDocument(_name_in(root, document.path), other_text, offset))
