@@ -17,6 +17,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import cache, lru_cache
+from urllib.parse import unquote
 
 # Files that hold secrets by convention, matched case-insensitively. A pattern without "/"
 # matches the file name; one with "/" the end of the path ("**" spans folders).
@@ -119,7 +120,9 @@ ASSIGNMENT_PATTERNS = (
         r"(?P<value>[A-Za-z0-9+/=_!@#^&*~.-]{8,})[ \t]*(?:$|(?=\\?\"))"
     ),
     # aws_secret_access_key = wJalr... (40 characters of base64)
-    re.compile(rf"(?i)aws.{{0,20}}?secret.{{0,20}}?[:=]\s*{_QUOTE}?(?P<value>[A-Za-z0-9/+]{{40}})\b"),
+    re.compile(
+        rf"(?i)aws.{{0,20}}?secret.{{0,20}}?[:=]\s*{_QUOTE}?(?P<value>[A-Za-z0-9/+]{{40}})\b"
+    ),
 )
 # A value that reads like a name or a reference (``settings.SECRET_KEY``), not a secret.
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -130,10 +133,12 @@ _JSON_READING = {"n": " \n", "r": " \r", "t": " \t"}
 
 
 def is_denied(path: str, extra_globs: Iterable[str] = ()) -> bool:
-    """Whether the file at ``path`` (a file system path, %-escapes decoded) may hold secrets
-    by its name: ``DEFAULT_DENY``, then the user's own globs."""
-    normal = _normal_path(path)
-    return any(_glob(pattern).fullmatch(normal) for pattern in (*DEFAULT_DENY, *extra_globs))
+    """Whether the file at ``path`` may hold secrets by its name: ``DEFAULT_DENY``, then the
+    user's own globs. pygls leaves a URI's %-escapes in a document's path (``%2Eenv``), so
+    the path is checked decoded too."""
+    spellings = {_normal_path(path), _normal_path(unquote(path))}
+    patterns = (*DEFAULT_DENY, *extra_globs)
+    return any(_glob(pattern).fullmatch(normal) for pattern in patterns for normal in spellings)
 
 
 def validate_globs(globs: Sequence[str]) -> tuple[str, ...]:
@@ -153,10 +158,10 @@ def may_be_context(path: str, roots: Iterable[str], extra_globs: Iterable[str] =
     """Whether another open file may be context for the one being completed: not denied,
     and inside one of the workspace folders ``roots``, symbolic links followed (a link in
     the project to ~/.aws/credentials is still that file)."""
-    real = os.path.realpath(path)
+    real = os.path.realpath(unquote(path))
     if is_denied(path, extra_globs) or is_denied(real, extra_globs):
         return False
-    return any(_is_within(real, os.path.realpath(root)) for root in roots)
+    return any(_is_within(real, os.path.realpath(unquote(root))) for root in roots)
 
 
 def _is_within(path: str, root: str) -> bool:

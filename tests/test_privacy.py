@@ -66,7 +66,9 @@ ORDINARY = [
         "/home/me/project/.env",
         "/home/me/project/.env.production",
         "/home/me/my project/.ENV",  # case, spaces
-        "/home/me/proj%20x/.env",  # a literal % (the URI was decoded before)
+        "/home/me/proj%20x/.env",  # a URI's escapes, which pygls leaves in paths
+        "/home/me/proj/%2Eenv",
+        "/home/me/proj/id%5Frsa",
         "C:\\Users\\Zoë\\projects\\app\\.env.local",  # Windows, non-ASCII
         "c:/Users/me/.ssh/id_ed25519",
         "/x/.env.",  # Windows opens .env for ".env." and ".env::$DATA"
@@ -165,6 +167,16 @@ def test_context_comes_only_from_allowed_files_in_the_workspace(tmp_path: Path) 
     assert not privacy.may_be_context(str(workspace / "a.py"), roots, ["a.py"])
     assert not privacy.may_be_context(str(workspace / "a.py"), [])  # no workspace: no context
     assert not privacy.may_be_context(str(tmp_path / "wsx" / "a.py"), roots)  # a prefix only
+
+
+def test_paths_with_escapes_are_followed_like_the_files_they_name(tmp_path: Path) -> None:
+    """pygls leaves %-escapes in paths: ``my%20ws`` is the folder ``my ws``."""
+    workspace = tmp_path / "my ws"
+    workspace.mkdir()
+    (workspace / "link.py").symlink_to(tmp_path / "elsewhere.py")
+    roots = [str(tmp_path / "my%20ws")]
+    assert privacy.may_be_context(str(tmp_path / "my%20ws" / "helpers.py"), roots)
+    assert not privacy.may_be_context(str(tmp_path / "my%20ws" / "link.py"), roots)
 
 
 @pytest.mark.parametrize("kind", sorted(SECRETS))
