@@ -183,9 +183,7 @@ class FimTemplate:
         extra_files: Sequence[ContextFile] = (),
     ) -> str:
         """The prompt text, BOS included: :meth:`render_pieces` joined."""
-        pieces = self.render_pieces(
-            prefix, suffix, path=path, repo=repo, extra_files=extra_files
-        )
+        pieces = self.render_pieces(prefix, suffix, path=path, repo=repo, extra_files=extra_files)
         return "".join(piece.text for piece in pieces)
 
     def render_pieces(
@@ -211,9 +209,7 @@ class FimTemplate:
         if self.repo_form is None or not extra_files or path is None:
             pieces += self.format.fill(self._markers, prefix=prefix, suffix=suffix)
         else:
-            pieces += self.repo_form.render(
-                self._markers, prefix, suffix, path, repo, extra_files
-            )
+            pieces += self.repo_form.render(self._markers, prefix, suffix, path, repo, extra_files)
         return _joined(pieces)
 
     @cached_property

@@ -126,6 +126,10 @@ def scripted_tokenize(body: dict[str, Any]) -> Reply:
     return Reply(body=json.dumps({"tokens": ids}))
 
 
+def completion_backend(address: EngineAddress) -> HttpBackend:
+    return HttpBackend(address, CompletionApi(address, "<s>"), LlamaServerVocabulary(address))
+
+
 def completion_engine() -> ScriptedEngine:
     return ScriptedEngine(
         {"/completion": [Reply(content_events(["pass"]))], "/tokenize": scripted_tokenize}
@@ -139,7 +143,7 @@ def test_completion_sends_token_ids_so_that_user_text_is_never_a_marker() -> Non
     prompt = FimPrompt(CODELLAMA.render_pieces(prefix, "\n"), prefix, "\n")
     with completion_engine() as engine:
         address = EngineAddress.parse(engine.url)
-        backend = HttpBackend(address, CompletionApi(address, "<s>"), LlamaServerVocabulary(address))
+        backend = completion_backend(address)
         for _ in range(2):
             stats = GenerationStats()
             request = GenerationRequest(prompt, 16, (), threading.Event())
@@ -164,7 +168,7 @@ def test_malformed_token_ids_are_an_error_that_names_the_url() -> None:
     replies = {"/tokenize": [Reply(body='{"tokens": ["a"]}')]}
     with ScriptedEngine(replies) as engine:
         address = EngineAddress.parse(engine.url)
-        backend = HttpBackend(address, CompletionApi(address, "<s>"), LlamaServerVocabulary(address))
+        backend = completion_backend(address)
         with pytest.raises(BackendError, match=r"/tokenize: malformed answer"):
             generate(backend)
 
