@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import pytest
 
@@ -25,9 +25,7 @@ GIB = 1 << 30
 # The most any script sends, so that a client without caps ends too (and its test fails)
 # instead of exhausting the machine.
 SEND_LIMIT = 256 << 20
-STREAM_HEAD = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
-)
+STREAM_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
 Script = Callable[[], Iterator[bytes]]
 
 
@@ -81,20 +79,22 @@ def _read_request(connection: socket.socket) -> None:
         data += connection.recv(65536)
     head, _, body = data.partition(b"\r\n\r\n")
     length = next(
-        (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(
-            b"content-length:"
-        )),
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
         0,
     )
     while len(body) < length:
         body += connection.recv(65536)
 
 
-def raw(*chunks: bytes, then: Iterator[bytes] = iter(())) -> Script:
+def raw(*chunks: bytes, then: Iterable[bytes] = ()) -> Script:
     return lambda: itertools.chain(chunks, then)
 
 
-def stream_of(*events: bytes, then: Iterator[bytes] = iter(())) -> Script:
+def stream_of(*events: bytes, then: Iterable[bytes] = ()) -> Script:
     return raw(STREAM_HEAD, *events, then=then)
 
 
@@ -216,22 +216,28 @@ def test_invalid_utf8_and_lone_surrogates_become_replacement_characters() -> Non
 def test_json_nested_past_the_parser_limit_is_malformed(where: str) -> None:
     nested = b"[" * 200_000 + b"]" * 200_000
     if where == "event":
-        with RawEngine(stream_of(b"data: " + nested + b"\n\n")) as engine:
-            with pytest.raises(BackendError, match="an event is not JSON"):
-                events(engine)
+        with (
+            RawEngine(stream_of(b"data: " + nested + b"\n\n")) as engine,
+            pytest.raises(BackendError, match="an event is not JSON"),
+        ):
+            events(engine)
     else:
         head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(nested)
-        with RawEngine(raw(head, nested)) as engine:
-            with pytest.raises(BackendError, match="the answer is not JSON"):
-                request_json(engine.address, "/props")
+        with (
+            RawEngine(raw(head, nested)) as engine,
+            pytest.raises(BackendError, match="the answer is not JSON"),
+        ):
+            request_json(engine.address, "/props")
 
 
 @pytest.mark.parametrize("count", [b"1e999", b"-1e999", b"NaN", b"Infinity"])
 def test_infinite_and_nan_counts_are_malformed(count: bytes) -> None:
     event = b'data: {"content": "a", "stop": false, "tokens_predicted": ' + count + b"}\n\n"
-    with RawEngine(stream_of(event)) as engine:
-        with pytest.raises(BackendError, match="tokens_predicted is .*not a number"):
-            generate(engine)
+    with (
+        RawEngine(stream_of(event)) as engine,
+        pytest.raises(BackendError, match=r"tokens_predicted is .*, not a number"),
+    ):
+        generate(engine)
 
 
 def test_a_stream_that_ignores_n_predict_ends_at_max_tokens_here() -> None:
