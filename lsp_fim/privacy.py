@@ -75,6 +75,7 @@ DEFAULT_DENY = (
 
 PLACEHOLDER = "[redacted]"
 
+
 # A word character before a token's first letters means the letters belong to another word
 # (``task-…`` is not ``sk-…``); checked after the prefix, so the search stays fast.
 def _token(prefix: str, rest: str) -> re.Pattern[str]:

@@ -49,7 +49,7 @@ ORDINARY = [
     'PASSWORD_FIELD = "password"',
     'label = "Enter your password"',
     'api_key = "YOUR_API_KEY"',
-    'secret_key = settings.SECRET_KEY',
+    "secret_key = settings.SECRET_KEY",
     'token = "<|fim_prefix|>"',
     'PASSWORD_REQUIRED = "FlowPasswordRequiredResultV2"',
     "url = 'https://example.com/risk-assessment-2024-quarterly-report-final-v2'",
@@ -298,9 +298,7 @@ def test_the_log_file_is_the_users_alone_and_redacted(
     assert "suggestion text" not in log  # pygls's message bodies only at -v
 
 
-def test_an_existing_log_file_is_made_private(
-    tmp_path: Path, root_logger: logging.Logger
-) -> None:
+def test_an_existing_log_file_is_made_private(tmp_path: Path, root_logger: logging.Logger) -> None:
     log_file = tmp_path / "old.log"
     log_file.write_text("before\n")
     log_file.chmod(0o644)
