@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lsp_fim import __version__
-from lsp_fim.config import BACKENDS, Settings
+from lsp_fim.config import BACKENDS, Settings, env_var_name
 from lsp_fim.engine import Completion, CompletionRequest, load_engine
 from lsp_fim.languages import language_id_for_path
 from lsp_fim.logging_setup import setup_logging
@@ -63,8 +63,20 @@ def _add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--backend-model", help="model name sent to an OpenAI-compatible server")
     parser.add_argument(
-        "--api-key-env", metavar="VAR", help="environment variable holding the engine's API key"
+        "--api-key-env",
+        metavar="VAR",
+        type=_env_var_name,
+        help="NAME of the environment variable holding the engine's API key",
     )
+
+
+def _env_var_name(value: str) -> str:
+    """argparse shows an ArgumentTypeError's message alone, without the value: a key given
+    here by mistake is not printed again."""
+    try:
+        return env_var_name(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _completion_json(text: str, completion: Completion | None, template: str) -> dict[str, Any]:

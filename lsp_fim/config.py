@@ -7,6 +7,7 @@ reported back so the user can be told (``window/showMessage``) exactly which key
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -94,6 +95,33 @@ def _backend(value: Any) -> str:
     return str(value)
 
 
+MAX_ENV_NAME_LENGTH = 64
+_ENV_NAME = re.compile(rf"[A-Za-z_][A-Za-z0-9_]{{0,{MAX_ENV_NAME_LENGTH - 1}}}")
+# 16 or more letters and digits in a row, a digit among them: the shape of API keys and
+# tokens (sk-…, ghp_…, hf_…, AKIA…), never seen in the names of environment variables.
+_KEY_LIKE = re.compile(r"(?=[A-Za-z0-9]*[0-9])[A-Za-z0-9]{16,}")
+# Settings whose invalid value may be a secret pasted in the wrong place: a problem with one
+# names the setting but never shows the value (problems go to the editor and to the log).
+_NOT_ECHOED = frozenset({"api_key_env"})
+
+
+def env_var_name(value: Any) -> str:
+    """``apiKeyEnv`` is only the NAME of the variable holding the key, since settings files
+    are shared and committed; a key pasted there is refused, and the message never shows it."""
+    name = value.strip() if isinstance(value, str) else ""
+    if not _ENV_NAME.fullmatch(name):
+        raise ValueError(
+            "expected the name of an environment variable (letters, digits and _, at most "
+            f"{MAX_ENV_NAME_LENGTH} characters, e.g. VLLM_API_KEY), not the key itself"
+        )
+    if _KEY_LIKE.search(name):
+        raise ValueError(
+            "this looks like a key, not the name of an environment variable: put the key in "
+            "an environment variable (e.g. export VLLM_API_KEY=...) and set its name here"
+        )
+    return name
+
+
 _PARSERS: dict[str, Callable[[Any], Any]] = {
     "model": _text,
     "template": _text,
@@ -109,7 +137,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "backend_url": _text,
     "backend_model": _text,
     "exclude": _globs,
-    "api_key_env": _text,
+    "api_key_env": env_var_name,
 }
 
 
@@ -141,5 +169,6 @@ def settings_from_wire(
         except ValueError as error:
             default = getattr(defaults, known[key])
             changes[known[key]] = default
-            problems.append(f"setting {key}={value!r}: {error}; using {default!r}")
+            shown = "" if known[key] in _NOT_ECHOED else f"={value!r}"
+            problems.append(f"setting {key}{shown}: {error}; using {default!r}")
     return replace(settings, **changes), problems

