@@ -22,19 +22,29 @@ log = logging.getLogger("lsp_fim")
 
 
 def _tcp_address(value: str) -> tuple[str, int]:
+    """``HOST:PORT``, or ``PORT`` alone for the loopback address."""
     host, _, port = value.rpartition(":")
-    if not host or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
-    return host, int(port)
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT or PORT, got {value!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def _serve(args: argparse.Namespace) -> int:
     from lsp_fim.server import create_server
+    from lsp_fim.transport import is_loopback
 
     settings = Settings(model=args.model) if args.model else Settings()
     server = create_server(_with_backend_flags(settings, args))
     if args.tcp:
         host, port = args.tcp
+        if not is_loopback(host) and not args.allow_remote:
+            print(
+                f"lsp-fim: {host} is reachable from other machines, and anyone who reaches "
+                "the port reads the code you complete; listen on 127.0.0.1, or pass "
+                "--allow-remote if you mean it",
+                file=sys.stderr,
+            )
+            return 2
         log.info("lsp-fim %s listening on %s:%d", __version__, host, port)
         server.start_tcp(host, port)
     else:
@@ -166,7 +176,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the language server (stdio by default)")
-    serve.add_argument("--tcp", type=_tcp_address, metavar="HOST:PORT", help="listen on TCP")
+    serve.add_argument(
+        "--tcp",
+        type=_tcp_address,
+        metavar="[HOST:]PORT",
+        help="listen on TCP for one client (host default 127.0.0.1)",
+    )
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow --tcp on an address other machines can reach (no authentication!)",
+    )
     serve.add_argument("--model", help="GGUF path, known name or hub repo id")
     _add_backend_arguments(serve)
     serve.set_defaults(handler=_serve)

@@ -10,7 +10,7 @@ from lsprotocol import types
 
 from lsp_fim.config import wire_name
 from lsp_fim.lsp_results import completion_list, inline_completion_list
-from lsp_fim.server import FimServer
+from lsp_fim.server import FimServer, document_key
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ async def _pull_configuration(ls: FimServer) -> Any:
 
 
 def on_did_open(ls: FimServer, params: types.DidOpenTextDocumentParams) -> None:
-    ls.recent_documents.touch(params.text_document.uri, 0)
+    ls.recent_documents.touch(document_key(params.text_document.uri), 0)
     request = ls.document_request(params.text_document.uri, types.Position(0, 0))
     if request is not None:
         ls.work_when_idle(lambda engine, cancel: engine.prefill_document(request, cancel))
@@ -66,7 +66,7 @@ def on_did_change(ls: FimServer, params: types.DidChangeTextDocumentParams) -> N
     last = params.content_changes[-1] if params.content_changes else None
     if not isinstance(last, types.TextDocumentContentChangePartial):
         return
-    ls.recent_documents.touch(params.text_document.uri, last.range.start.line)
+    ls.recent_documents.touch(document_key(params.text_document.uri), last.range.start.line)
     request = ls.document_request(params.text_document.uri, last.range.start)
     if request is None:
         return
@@ -75,7 +75,7 @@ def on_did_change(ls: FimServer, params: types.DidChangeTextDocumentParams) -> N
 
 
 def on_did_close(ls: FimServer, params: types.DidCloseTextDocumentParams) -> None:
-    ls.recent_documents.forget(params.text_document.uri)
+    ls.forget_document(params.text_document.uri)
 
 
 async def on_inline_completion(
@@ -100,7 +100,7 @@ async def on_completion(
 
 def on_stats(ls: FimServer, params: Any) -> dict[str, int]:
     """``lspFim/stats``: the engine's counters, camelCase; zeros before the model is loaded."""
-    counters = asdict(ls.engine.counters) if ls.engine is not None else {}
+    counters = asdict(ls.engine.counters_snapshot()) if ls.engine is not None else {}
     return {wire_name(name): value for name, value in counters.items()}
 
 
@@ -109,7 +109,7 @@ def on_document_text(ls: FimServer, params: Any) -> dict[str, Any]:
     client (and the reliability suite) can check that incremental edits left it equal to its
     own. Only what that client sent is returned; ``text`` is null for a document not open."""
     uri = getattr(params, "uri", None)
-    document = ls.workspace.text_documents.get(uri) if isinstance(uri, str) else None
+    document = ls.open_document(uri) if isinstance(uri, str) else None
     if document is None:
         return {"text": None, "version": None}
     return {"text": document.source, "version": document.version}

@@ -20,12 +20,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
+from typing import BinaryIO
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
-from pygls.uris import to_fs_path
+from pygls.uris import to_fs_path, urlparse
+from pygls.workspace import TextDocument
 
-from lsp_fim import __version__
+from lsp_fim import __version__, transport
 from lsp_fim.backends.base import BackendError
 from lsp_fim.config import Settings, settings_from_wire
 from lsp_fim.engine import Completion, CompletionEngine, CompletionRequest, load_engine
@@ -73,6 +76,28 @@ class FimServer(LanguageServer):
         self._idle_tasks: set[asyncio.Task[None]] = set()
         self.recent_documents = RecentDocuments()
         self._last_request_fault: str | None = None
+
+    # transport -----------------------------------------------------------------------------
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """LSP over stdin/stdout, framed by :mod:`lsp_fim.transport` (every request answered,
+        bounded reads, the channel kept from native code) instead of pygls's loop."""
+        self._stop_event = threading.Event()
+        streams = (stdin, stdout) if stdin is not None and stdout is not None else None
+        try:
+            transport.serve_stdio(self.protocol, self._stop_event, streams)
+        except BrokenPipeError:
+            log.error("the editor closed the connection")
+        finally:
+            self.shutdown()  # type: ignore[no-untyped-call]
+
+    def start_tcp(self, host: str, port: int) -> None:
+        """One client session over TCP (see :class:`lsp_fim.transport.SingleClientListener`)."""
+        self._stop_event = threading.Event()
+        try:
+            transport.serve_tcp(self.protocol, self._stop_event, host, port)
+        finally:
+            self.shutdown()  # type: ignore[no-untyped-call]
 
     # settings ------------------------------------------------------------------------------
 
@@ -149,9 +174,21 @@ class FimServer(LanguageServer):
         except Exception:  # work ahead is optional; its faults must not reach the editor
             log.exception("work ahead failed")
 
+    def open_document(self, uri: str) -> TextDocument | None:
+        """The document the editor opened at ``uri``; never one read from disk. pygls keys
+        documents by the %-decoded URI, which editors send encoded (``my%20proj``)."""
+        document: TextDocument | None = self.workspace.text_documents.get(document_key(uri))
+        return document
+
+    def forget_document(self, uri: str) -> None:
+        """A closed document leaves no trace: not context, not in the suggestion cache."""
+        self.recent_documents.forget(document_key(uri))
+        if self.engine is not None:
+            self.engine.forget_document(to_fs_path(uri) or urlparse(uri)[2])  # as pygls's path
+
     def document_request(self, uri: str, position: types.Position) -> CompletionRequest | None:
         """The engine's view of ``uri`` with the cursor at ``position``; None when unusable."""
-        document = self.workspace.text_documents.get(uri)
+        document = self.open_document(uri)
         if document is None:  # pygls would read the file from disk, which may not exist
             log.warning("%s was never opened (didOpen): no suggestion", uri)
             return None
@@ -193,8 +230,8 @@ class FimServer(LanguageServer):
         root = self.workspace.root_path
         folders = [to_fs_path(folder.uri) for folder in self.workspace.folders.values()]
         roots = [path for path in (root, *folders) if path]
-        for other, line in self.recent_documents.others(uri):
-            document = self.workspace.text_documents.get(other)
+        for other, line in self.recent_documents.others(document_key(uri)):
+            document = self.open_document(other)
             if document is None or not _usable(document.source):
                 continue
             if not may_be_context(document.path, roots, self.settings.exclude):
@@ -220,7 +257,7 @@ class FimServer(LanguageServer):
         one cursor, and a request elsewhere means the user has moved on (the model runs one
         request at a time, so the new one would otherwise wait for the old)."""
         self._idle_cancel.set()
-        self.recent_documents.touch(uri, position.line)
+        self.recent_documents.touch(document_key(uri), position.line)
         engine = self.engine
         if engine is None:
             log.info("request before the model is ready: empty answer (%s)", self.engine_error)
@@ -269,6 +306,11 @@ class FimServer(LanguageServer):
                 self._in_flight = None
         self._last_request_fault = None
         return completion
+
+
+def document_key(uri: str) -> str:
+    """One key per document however its URI is escaped: pygls's own (it unquotes once)."""
+    return unquote(uri)
 
 
 def _usable(text: str) -> bool:

@@ -44,7 +44,11 @@ async def client(lsp_client: LanguageClient) -> AsyncIterator[None]:
     capabilities.text_document.inline_completion = types.InlineCompletionClientCapabilities()
     lsp_client.initialize_result = await lsp_client.initialize_session(  # type: ignore[attr-defined]
         types.InitializeParams(
-            capabilities=capabilities, initialization_options={"lspFim": NO_CLOCK}
+            capabilities=capabilities,
+            initialization_options={"lspFim": NO_CLOCK},
+            # Other files are context only inside the workspace (README: What leaves your
+            # machine).
+            root_uri="file:///tmp/lsp_fim_e2e",
         )
     )
     await wait_until_ready(lsp_client)
