@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 
 from lsp_fim.backends.base import FimPrompt, GenerationRequest, GenerationStats
+from lsp_fim.templates import PromptPiece
 
 
 class ScriptedBackend:
@@ -45,5 +46,11 @@ class PlainTemplate:
     stop: tuple[str, ...] = ()
     special_tokens: tuple[str, ...] = ()
 
-    def render(self, prefix: str, suffix: str, **project: object) -> str:
-        return f"<pre>{prefix}<suf>{suffix}<mid>"
+    def render_pieces(self, prefix: str, suffix: str, **project: object) -> tuple[PromptPiece, ...]:
+        return (
+            PromptPiece("<pre>", marker=True),
+            PromptPiece(prefix, marker=False),
+            PromptPiece("<suf>", marker=True),
+            PromptPiece(suffix, marker=False),
+            PromptPiece("<mid>", marker=True),
+        )

@@ -36,15 +36,25 @@ def test_complete_through_openai_flags(
     assert request.headers["Authorization"] == "Bearer sk-cli"
 
 
+def scripted_token_ids(content: str | list[str | int]) -> list[int]:
+    """/tokenize: a marker asked for alone is id 99, text one id per character."""
+    if isinstance(content, str):
+        return [99]
+    return [i for part in content for i in ([part] if isinstance(part, int) else map(ord, part))]
+
+
 def test_complete_through_llama_server_with_a_chosen_template(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     replies = {"/completion": [Reply(content_events(["r = 0\n", "    return r\n"]))]}
-    with ScriptedEngine(replies) as engine:
+    engine = ScriptedEngine(replies)
+    engine.tokenize = scripted_token_ids
+    with engine:
         flags = ["--backend", "llama-server", "--backend-url", engine.url]
         assert main(["complete", str(EXAMPLE), *CURSOR, *flags, "--template", "codellama"]) == 0
     assert capsys.readouterr().out == "r = 0\n"
-    assert engine.bodies("/completion")[0]["prompt"].startswith("▁<PRE>import math")
+    # "▁<PRE>" as its id, then "import math" as text: the prompt goes as token ids.
+    assert engine.bodies("/completion")[0]["prompt"][:3] == [99, ord("i"), ord("m")]
 
 
 def test_an_engine_that_is_down_is_said_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:

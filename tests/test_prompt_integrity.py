@@ -1,17 +1,23 @@
 """User text never becomes a control token: the template's markers are the only special tokens
-in a prompt the embedded backend tokenizes, checked on the real Qwen model; for ordinary text
-the tokens are those of the whole prompt tokenized with special tokens parsed, as before."""
+in a prompt the embedded backend tokenizes, or that llama-server's ``/completion`` gets, checked
+on the real Qwen model; for ordinary text the tokens are those of the whole prompt tokenized
+with special tokens parsed, as before."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from engine_process import free_port, running_engine
 
 from lsp_fim.backends.base import FimPrompt, GenerationRequest, GenerationStats
+from lsp_fim.backends.http_backend import HttpBackend
+from lsp_fim.backends.http_stream import EngineAddress
 from lsp_fim.backends.llama_cpp import LlamaCppBackend
+from lsp_fim.backends.llama_server import CompletionApi, LlamaServerVocabulary, tokenize
 from lsp_fim.templates import ContextFile, FimTemplate, load_template
 
 CORPUS = Path(__file__).parent.parent / "bench" / "corpus"
@@ -92,7 +98,9 @@ def test_marker_strings_in_the_document_are_text(backend: LlamaCppBackend) -> No
     assert len([token for token in old if token in specials]) > len(template_markers)
 
 
-def generate(backend: LlamaCppBackend, prefix: str, suffix: str) -> tuple[str, GenerationStats]:
+def generate(
+    backend: LlamaCppBackend | HttpBackend, prefix: str, suffix: str
+) -> tuple[str, GenerationStats]:
     stats = GenerationStats()
     prompt = FimPrompt(QWEN.render_pieces(prefix, suffix), prefix, suffix)
     request = GenerationRequest(prompt, 16, QWEN.stop, threading.Event())
@@ -107,9 +115,61 @@ def test_a_document_with_marker_strings_still_completes(backend: LlamaCppBackend
 def test_the_cache_is_still_reused_across_keystrokes(backend: LlamaCppBackend) -> None:
     """Prompts from pieces keep the KV reuse: a keystroke evaluates a few tokens, not all."""
     backend.reset_cache()
-    body = "".join(f"def f{n}(x):\n    return x * {n}\n\n" for n in range(40))
+    body = "".join(f"def f{n}(x):\n    return x * {n}\n\n" for n in range(16))
     generate(backend, body + "def add(a, b):\n    return a", SUFFIX + body)
     typed, stats = generate(backend, body + "def add(a, b):\n    return a +", SUFFIX + body)
-    assert stats.prompt_tokens > 500
+    assert stats.prompt_tokens > 300
     assert stats.prompt_tokens_evaluated < 60, stats
     assert typed.strip().startswith("b"), typed
+
+
+# --- llama-server's /completion, with a template ---------------------------------------------
+
+LLAMA_SERVER = os.environ.get("LSP_FIM_LLAMA_SERVER")
+needs_llama_server = pytest.mark.skipif(
+    not LLAMA_SERVER,
+    reason="set LSP_FIM_LLAMA_SERVER=/path/to/llama-server to run against a real engine",
+)
+
+
+@pytest.fixture(scope="module")
+def llama_server(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    assert LLAMA_SERVER is not None
+    binary = Path(LLAMA_SERVER)
+    port = free_port()
+    env = dict(os.environ)
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(
+        part for part in (str(binary.parent), env.get("LD_LIBRARY_PATH")) if part
+    )
+    command = [str(binary), "-m", str(model_path), "--host", "127.0.0.1", "--port", str(port)]
+    command += ["-t", "2", "-c", "8192"]
+    log_dir = tmp_path_factory.mktemp("llama-server")
+    with running_engine("llama-server", command, port, "/health", log_dir, 180, env) as engine:
+        yield engine.url
+
+
+@needs_llama_server
+def test_llama_server_gets_the_tokens_a_text_prompt_got(llama_server: str) -> None:
+    """For ordinary text the ids sent equal the server's own tokens of the prompt as text."""
+    address = EngineAddress.parse(llama_server)
+    api = CompletionApi(address, QWEN.bos)
+    for name, prefix, suffix, others in list(corpus_prompts())[::4]:
+        pieces = QWEN.render_pieces(prefix, suffix, path=name, repo="corpus", extra_files=others)
+        sent = api.prompt_fields(FimPrompt(pieces, prefix, suffix))["prompt"]
+        text = "".join(piece.text for piece in pieces)
+        assert sent == tokenize(address, text, add_special=True, parse_special=True), name
+
+
+@needs_llama_server
+def test_llama_server_gets_marker_strings_in_the_document_as_text(llama_server: str) -> None:
+    address = EngineAddress.parse(llama_server)
+    specials = {
+        tokenize(address, text, add_special=False, parse_special=True)[0]
+        for text in QWEN.special_tokens
+    }
+    pieces = QWEN.render_pieces(PREFIX, SUFFIX)
+    sent = CompletionApi(address, QWEN.bos).prompt_fields(FimPrompt(pieces, PREFIX, SUFFIX))
+    assert len([token for token in sent["prompt"] if token in specials]) == 3  # the template's
+    backend = HttpBackend(address, CompletionApi(address, QWEN.bos), LlamaServerVocabulary(address))
+    text, _ = generate(backend, PREFIX, SUFFIX)
+    assert text.startswith("a + b"), text
