@@ -198,8 +198,8 @@ class FimTemplate:
         """The prompt as markers and text, BOS included (a backend tokenizes it as is, adding
         nothing).
 
-        Neighbouring text is joined into one piece, the template's own included (``\n`` after
-        a path): a tokenizer that parses special tokens tokenizes the text between two of them
+        Neighbouring text is joined into one piece, the template's own included (the newline
+        after a path): a tokenizer that parses special tokens tokenizes the text between two of them
         in one go, and tokens must not change where user text meets template text.
 
         The repository form needs the family to have one, context files, and the current
