@@ -40,6 +40,7 @@ SERVER_ROOT = Path(lsp_fim.__file__).resolve().parent.parent
 ANSWER_BOUND_S = 30.0  # a request not answered this long after it was sent is unanswered
 PROBE_EVERY_S = 0.01
 LOAD_TIMEOUT_S = 600.0
+PHASES = ("fuzz", "pathological", "cycles", "storm", "faults")
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Pieces of inserted text: code, LSP's line ends, and what breaks naive line splitting.
 PIECES = (
@@ -132,7 +133,6 @@ class Server:
                 "-m",
                 "lsp_fim",
                 "serve",
-                "-v",
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=errors,
@@ -190,7 +190,10 @@ class Server:
                 name, _, value = header.decode("ascii").partition(":")
                 if name.lower() == "content-length":
                     length = int(value)
-            if header == b"":
+            if header == b"":  # the server is gone: nothing will be answered
+                for waiter in self.waiters.values():
+                    if not waiter.done():
+                        waiter.set_exception(ConnectionError("the server closed its output"))
                 return
             self._dispatch(json.loads(await stdout.readexactly(length)))
 
@@ -321,20 +324,13 @@ class Document:
 
 
 def minimal_diff(expected: str, actual: str) -> str:
-    """Where two texts part, with a little context on both sides."""
+    """Where two texts part, with a little context (they may go on differing after it)."""
     start = next(
         (i for i, (a, b) in enumerate(zip(expected, actual, strict=False)) if a != b),
         min(len(expected), len(actual)),
     )
-    tail = 0
-    while (
-        tail < min(len(expected), len(actual)) - start and expected[-1 - tail] == actual[-1 - tail]
-    ):
-        tail += 1
-    return (
-        f"at offset {start}: client {expected[max(0, start - 20) : len(expected) - tail + 20]!r}"
-        f" server {actual[max(0, start - 20) : len(actual) - tail + 20]!r}"
-    )
+    window = slice(max(0, start - 20), start + 20)
+    return f"at offset {start}: client {expected[window]!r} server {actual[window]!r}"
 
 
 # --- the fuzz -----------------------------------------------------------------------------
@@ -449,7 +445,7 @@ class Fuzz:
         for request_id in self.pending:
             try:
                 answer = await self.server.wait(request_id, ANSWER_BOUND_S)
-            except TimeoutError:
+            except (TimeoutError, ConnectionError):
                 self.figures.unanswered += 1
                 self.figures.notes.append(f"request {request_id} unanswered")
                 continue
@@ -541,7 +537,7 @@ async def pathological(server: Server, figures: Figures, root: Path) -> None:
             try:
                 await server.wait(request, ANSWER_BOUND_S)
                 answer_ms = (server.answered_at[request] - started) * 1000
-            except TimeoutError:
+            except (TimeoutError, ConnectionError):
                 figures.unanswered += 1
                 answer_ms = ANSWER_BOUND_S * 1000
             await asyncio.sleep(1.0)  # work ahead after the answer stalls too
@@ -610,7 +606,7 @@ async def cancel_storm(server: Server, figures: Figures, root: Path, count: int)
     for request in ids:
         try:
             await server.wait(request, ANSWER_BOUND_S)
-        except TimeoutError:
+        except (TimeoutError, ConnectionError):
             figures.unanswered += 1
     await asyncio.sleep(3)
     figures.threads_after_storm = server.status().get("Threads", 0)
@@ -661,7 +657,7 @@ async def model_file_faults(server: Server, figures: Figures, model_copy: Path, 
         )
         try:
             await server.wait(request, ANSWER_BOUND_S)
-        except TimeoutError:
+        except (TimeoutError, ConnectionError):
             figures.unanswered += 1
         if server.process.returncode is not None:
             figures.crashes += 1
@@ -684,7 +680,7 @@ class Plan:
     model_changes: int
     seed: int
     model: str | None
-    faults: bool
+    phases: frozenset[str]
 
 
 async def run(plan: Plan, work: Path) -> Figures:
@@ -696,13 +692,23 @@ async def run(plan: Plan, work: Path) -> Figures:
     root = work / "project é"
     root.mkdir(exist_ok=True)
     server = await Server.start(settings, work / "server.log", root)
-    await _phase(server, figures, "fuzz", lambda: _fuzz(server, figures, rng, root, plan))
-    await _phase(server, figures, "pathological", lambda: pathological(server, figures, root))
-    await _phase(
-        server, figures, "open/close", lambda: open_close_cycles(server, figures, root, plan.cycles)
-    )
-    await _phase(server, figures, "storm", lambda: cancel_storm(server, figures, root, plan.storm))
-    if plan.faults and plan.model:
+    await asyncio.wait_for(server.ready.wait(), LOAD_TIMEOUT_S)
+    if "fuzz" in plan.phases:
+        await _phase(server, figures, "fuzz", lambda: _fuzz(server, figures, rng, root, plan))
+    if "pathological" in plan.phases:
+        await _phase(server, figures, "pathological", lambda: pathological(server, figures, root))
+    if "cycles" in plan.phases:
+        await _phase(
+            server,
+            figures,
+            "open/close",
+            lambda: open_close_cycles(server, figures, root, plan.cycles),
+        )
+    if "storm" in plan.phases:
+        await _phase(
+            server, figures, "storm", lambda: cancel_storm(server, figures, root, plan.storm)
+        )
+    if "faults" in plan.phases and plan.model:
         model_copy = work / "model copy.gguf"
         shutil.copyfile(plan.model, model_copy)
         models = (str(model_copy), plan.model)
@@ -749,7 +755,6 @@ async def _phase(
 async def _fuzz(
     server: Server, figures: Figures, rng: random.Random, root: Path, plan: Plan
 ) -> None:
-    await asyncio.wait_for(server.ready.wait(), LOAD_TIMEOUT_S)
     fuzz = Fuzz(server, rng, figures, root)
     fuzz.open_all()
     sent = 0
@@ -768,7 +773,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model-changes", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--model", help="GGUF path (default: the cached default model)")
-    parser.add_argument("--no-faults", action="store_true", help="skip the model-file faults")
+    parser.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help=f"comma-separated, of {', '.join(PHASES)} (default: all)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     return parser.parse_args(argv)
 
@@ -788,7 +797,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
         model_changes=args.model_changes,
         seed=args.seed,
         model=model,
-        faults=not args.no_faults,
+        phases=frozenset(args.phases.split(",")),
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from lsprotocol import types
 
 from lsp_fim.config import wire_name
+from lsp_fim.documents import use_lsp_lines
 from lsp_fim.lsp_results import completion_list, inline_completion_list
 from lsp_fim.server import FimServer, document_key
 
@@ -27,6 +28,7 @@ def _section(options: Any) -> Any:
 
 
 def on_initialize(ls: FimServer, params: types.InitializeParams) -> None:
+    use_lsp_lines(ls.workspace)
     ls.apply_settings(_section(params.initialization_options))
 
 
