@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lsp_fim.backends.base import Backend, FimPrompt, GenerationRequest, GenerationStats
@@ -110,11 +110,21 @@ class GenerationDeadline:
 
 
 class CompletionEngine:
+    """Called from two threads at once: the editor's request (``complete``) and the work ahead
+    (``prefill``, ``complete_ahead``), while the event loop may replace the settings.
+
+    Who owns what: ``backend`` serialises the model itself (its own lock); ``settings`` and
+    the suggestion cache are replaced together, whole, by ``update_settings`` (one reference
+    each, read once per request, so a request finishes with the settings it started with and
+    never fills the new cache with an answer made under the old ones); the cache guards its
+    entries with its own lock; ``counters`` change only under ``_counting``."""
+
     def __init__(self, backend: Backend, template: FimTemplate, settings: Settings) -> None:
         self.backend = backend
         self.template = template
         self.settings = settings
         self.counters = EngineCounters()
+        self._counting = threading.Lock()
         self._suggestions = SuggestionCache()
 
     def update_settings(self, settings: Settings) -> None:
@@ -122,8 +132,13 @@ class CompletionEngine:
         self.settings = settings
         self._suggestions = SuggestionCache()
 
-    def guard_mode(self) -> GuardMode:
-        return "scope" if self.settings.scope_stop else "raw"
+    def counters_snapshot(self) -> EngineCounters:
+        with self._counting:
+            return replace(self.counters)
+
+    def forget_document(self, path: str | None) -> None:
+        """A closed document's remembered suggestions go with it (they hold its text)."""
+        self._suggestions.forget(f":{path or ''}:")
 
     def complete(
         self,
@@ -132,12 +147,12 @@ class CompletionEngine:
         guard_mode: GuardMode | None = None,
     ) -> Completion | None:
         """The suggestion at the cursor, or ``None`` when there is nothing worth showing."""
-        self.counters.requests += 1
         completion = self._complete(request, cancel or threading.Event(), guard_mode)
-        if completion is not None and completion.from_cache:
-            self.counters.from_cache += 1
+        with self._counting:
+            self.counters.requests += 1
+            self.counters.from_cache += completion is not None and completion.from_cache
+            self.counters.empty += completion is None or not completion.text
         if completion is None or not completion.text:
-            self.counters.empty += 1
             return None
         return completion
 
@@ -148,23 +163,28 @@ class CompletionEngine:
 
     def prefill(self, request: CompletionRequest, cancel: threading.Event) -> None:
         """Put the exact prompt for ``request`` in the model's cache, for the next keystroke."""
-        if self.settings.language_enabled(request.language_id):
-            self._prefill(self._prompt(request, self._related_snippets(request)), cancel)
+        settings = self.settings
+        if settings.language_enabled(request.language_id):
+            snippets = self._related_snippets(request, settings)
+            self._prefill(self._prompt(request, snippets, settings), cancel)
 
     def prefill_document(self, request: CompletionRequest, cancel: threading.Event) -> None:
         """After opening a file the cursor is unknown: cache its first window as one prefix,
         whose text prompts near the top of the file share and the KV reuse can move."""
-        if not self.settings.language_enabled(request.language_id):
+        settings = self.settings
+        if not settings.language_enabled(request.language_id):
             return
-        budget = self.settings.prefix_tokens + self.settings.suffix_tokens
+        budget = settings.prefix_tokens + settings.suffix_tokens
         head = first_lines_within(request.text, budget, self.backend.count_tokens)
-        self._prefill(self._render(head, "", request, self._related_snippets(request)), cancel)
+        snippets = self._related_snippets(request, settings)
+        self._prefill(self._render(head, "", request, snippets), cancel)
 
     def _prefill(self, prompt: FimPrompt, cancel: threading.Event) -> None:
         started = time.perf_counter()
         stats = GenerationStats()
         done = self.backend.prefill(prompt, cancel, stats)
-        self.counters.count_model_run(stats, background=True)
+        with self._counting:
+            self.counters.count_model_run(stats, background=True)
         log.info(
             "prefill %s evaluated=%d in %.0f ms",
             "done" if done else "gave way",
@@ -180,15 +200,16 @@ class CompletionEngine:
         background: bool = False,
     ) -> Completion | None:
         """The suggestion, possibly empty; None when cancelled or not wanted here."""
-        if cancel.is_set() or not self.settings.language_enabled(request.language_id):
+        settings, suggestions = self.settings, self._suggestions  # read once: see the class
+        if cancel.is_set() or not settings.language_enabled(request.language_id):
             return None
         started = time.perf_counter()
         prefix, suffix = request.text[: request.offset], request.text[request.offset :]
-        mode = guard_mode or self.guard_mode()
+        mode = guard_mode or ("scope" if settings.scope_stop else "raw")
         # Other files are context too: an answer made without them is not one made with them.
         # Their snippets follow from the documents, whose hash costs nothing once known.
         cache_key = f"{mode}:{request.path or ''}:{hash(request.related)}"
-        if (cached := self._suggestions.lookup(cache_key, prefix, suffix)) is not None:
+        if (cached := suggestions.lookup(cache_key, prefix, suffix)) is not None:
             log.info("complete path=%s from cache chars=%d", request.path, len(cached.text))
             total_ms = (time.perf_counter() - started) * 1000
             return Completion(
@@ -199,24 +220,25 @@ class CompletionEngine:
                 total_ms=total_ms,
                 from_cache=True,
             )
-        prompt = self._prompt(request, self._related_snippets(request))
+        prompt = self._prompt(request, self._related_snippets(request, settings), settings)
         language = language_for(request.language_id, request.path)
         guard = make_guard(mode, language, prefix, suffix)
         stats = GenerationStats()
         generation = GenerationRequest(
-            prompt, self.settings.max_tokens, self.template.stop, cancel, background=background
+            prompt, settings.max_tokens, self.template.stop, cancel, background=background
         )
         generated = ""
         decision: StopDecision | None = None
-        deadline = self._generation_deadline(background)
+        deadline = _generation_deadline(0 if background else settings.max_generate_ms)
         for piece in self.backend.stream(generation, stats):
             generated += piece
             decision = guard.feed(generated)
             if decision is not None or deadline.reached():
                 break
-        self.counters.count_model_run(stats, background)
+        with self._counting:
+            self.counters.count_model_run(stats, background)
+            self.counters.cancelled += cancel.is_set() and not background
         if cancel.is_set():
-            self.counters.cancelled += not background
             log.info(
                 "cancelled path=%s evaluated=%d generated=%d prompt_ms=%.0f",
                 request.path,
@@ -228,7 +250,7 @@ class CompletionEngine:
         if decision is None:
             ended = (
                 StopReason.MAX_TOKENS
-                if stats.generated_tokens >= self.settings.max_tokens or deadline.passed
+                if stats.generated_tokens >= settings.max_tokens or deadline.passed
                 else StopReason.EOS
             )
             decision = guard.finish(generated, ended)
@@ -254,19 +276,19 @@ class CompletionEngine:
         if text or not deadline.passed:
             # Nothing whole within the time limit says how busy the machine was, not what
             # belongs here: asked again, the model may have time to finish a line.
-            self._suggestions.remember(cache_key, prefix, suffix, text, decision.reason)
+            suggestions.remember(cache_key, prefix, suffix, text, decision.reason)
         return Completion(text, request.offset, request.offset, decision.reason, stats, total_ms)
 
-    def _generation_deadline(self, background: bool) -> GenerationDeadline:
-        limit_ms = 0 if background else self.settings.max_generate_ms
-        return GenerationDeadline(limit_ms / 1000 if limit_ms else float("inf"))
-
-    def _related_snippets(self, request: CompletionRequest) -> tuple[ContextFile, ...]:
-        budget = self.settings.context_file_tokens
+    def _related_snippets(
+        self, request: CompletionRequest, settings: Settings
+    ) -> tuple[ContextFile, ...]:
+        budget = settings.context_file_tokens
         return related_snippets(request.related, budget, self.backend.count_tokens)
 
-    def _prompt(self, request: CompletionRequest, snippets: tuple[ContextFile, ...]) -> FimPrompt:
-        window = request_window(request, self.settings, self.backend.count_tokens)
+    def _prompt(
+        self, request: CompletionRequest, snippets: tuple[ContextFile, ...], settings: Settings
+    ) -> FimPrompt:
+        window = request_window(request, settings, self.backend.count_tokens)
         return self._render(window.prefix, window.suffix, request, snippets)
 
     def _render(
@@ -286,6 +308,10 @@ class CompletionEngine:
         for token in self.template.special_tokens:
             text = text.replace(token, "")
         return text
+
+
+def _generation_deadline(limit_ms: int) -> GenerationDeadline:
+    return GenerationDeadline(limit_ms / 1000 if limit_ms else float("inf"))
 
 
 def request_window(

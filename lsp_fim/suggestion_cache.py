@@ -8,6 +8,7 @@ holds the suggestion precomputed for the state after accepting the current one.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -21,26 +22,41 @@ class CachedSuggestion:
 
 
 class SuggestionCache:
-    """The most recent contexts, least recently used out first."""
+    """The most recent contexts, least recently used out first. The editor's request and the
+    work ahead use it from two threads: every method holds ``_lock``."""
 
     def __init__(self, capacity: int = 16) -> None:
         self._entries: OrderedDict[tuple[str, str, str], CachedSuggestion] = OrderedDict()
         self._capacity = capacity
+        self._lock = threading.Lock()
 
     def remember(self, key: str, before: str, after: str, text: str, stop_reason: str) -> None:
-        self._entries[(key, before, after)] = CachedSuggestion(before, after, text, stop_reason)
-        self._entries.move_to_end((key, before, after))
-        while len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
+        with self._lock:
+            entry = CachedSuggestion(before, after, text, stop_reason)
+            self._entries[(key, before, after)] = entry
+            self._entries.move_to_end((key, before, after))
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
 
     def lookup(self, key: str, before: str, after: str) -> CachedSuggestion | None:
         """The remaining suggestion for this context, or ``None`` when the model must run."""
-        for (entry_key, _, _), entry in reversed(self._entries.items()):
-            rest = _rest_after_typing(entry, before, after) if entry_key == key else None
-            if rest is not None:
-                self._entries.move_to_end((entry_key, entry.before, entry.after))
-                return CachedSuggestion(before, after, rest, entry.stop_reason)
+        with self._lock:
+            for (entry_key, _, _), entry in reversed(self._entries.items()):
+                rest = _rest_after_typing(entry, before, after) if entry_key == key else None
+                if rest is not None:
+                    self._entries.move_to_end((entry_key, entry.before, entry.after))
+                    return CachedSuggestion(before, after, rest, entry.stop_reason)
         return None
+
+    def forget(self, key_part: str) -> None:
+        """Drop the entries whose key contains ``key_part`` (a closed document's)."""
+        with self._lock:
+            for entry_key in [k for k in self._entries if key_part in k[0]]:
+                del self._entries[entry_key]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
 
 
 def _rest_after_typing(entry: CachedSuggestion, before: str, after: str) -> str | None:

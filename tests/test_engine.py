@@ -105,3 +105,28 @@ def test_nothing_whole_within_the_time_limit_is_not_remembered() -> None:
     backend.seconds_per_piece = 0.0  # the machine is idle again
     again = engine.complete(request())
     assert again is not None and again.text == "x = 1" and not again.from_cache
+
+
+def test_an_answer_made_under_old_settings_is_not_remembered_under_new_ones() -> None:
+    """The editor changes a setting while a request runs in its thread: the answer was made
+    under the old settings, so the new settings' cache must not hand it out."""
+    import time
+
+    engine = engine_with(Settings(max_generate_ms=0), seconds_per_piece=0.05)
+    running = threading.Thread(target=engine.complete, args=(request(),))
+    running.start()
+    time.sleep(0.06)
+    engine.update_settings(Settings(max_generate_ms=0, max_tokens=2))
+    running.join()
+    again = engine.complete(request())
+    assert again is not None and not again.from_cache
+
+
+def test_counters_add_up_when_two_threads_count() -> None:
+    engine = engine_with(Settings(max_generate_ms=0))
+    threads = [threading.Thread(target=engine.complete, args=(request(),)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert engine.counters_snapshot().requests == 8

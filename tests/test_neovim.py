@@ -91,7 +91,11 @@ class NeovimRun:
 def neovim(tmp_path_factory: pytest.TempPathFactory) -> NeovimRun:
     """Run the Lua script once; every test below reads a different part of what it saw."""
     work = tmp_path_factory.mktemp("neovim")
-    source = work / "norm.py"
+    # Where users' files are: a folder with a space, a non-ASCII letter and a %, which Neovim
+    # sends %-escaped (file:///…/my%20proj%20%C3%A9/100%25%20sure/norm.py).
+    project = work / "my proj é" / "100% sure"
+    project.mkdir(parents=True)
+    source = project / "norm.py"
     source.write_text(NORM, encoding="utf-8")
     result_file = work / "result.json"
     server_log = work / "lsp-fim.log"
@@ -143,6 +147,16 @@ def test_neovim_attaches_and_follows_the_model_load(neovim: NeovimRun) -> None:
     kinds = [report.get("kind") for report in result["progress"]]
     assert "begin" in kinds and "end" in kinds, neovim.explain()
     assert str(result.get("ready_message", "")).startswith("ready"), neovim.explain()
+
+
+def test_the_request_sent_at_start_up_is_answered(neovim: NeovimRun) -> None:
+    assert neovim.result.get("first_request_answered") is True, neovim.explain()
+
+
+def test_the_file_is_served_from_a_folder_with_escapes_in_its_uri(neovim: NeovimRun) -> None:
+    """The items below exist only if the server found the document under its escaped URI."""
+    uri = neovim.result.get("document_uri", "")
+    assert "my%20proj%20%c3%a9/100%25%20sure" in uri.lower(), neovim.explain()
 
 
 def test_completion_item_applied_by_neovim_leaves_valid_python(neovim: NeovimRun) -> None:

@@ -59,3 +59,42 @@ def test_typing_the_whole_suggestion_asks_the_model_again() -> None:
     cache = SuggestionCache()
     cache.remember("a.py", "x = ", "\n", "1", "eos")
     assert cache.lookup("a.py", "x = 1", "\n") is None
+
+
+def test_the_request_and_the_work_ahead_may_use_it_at_once() -> None:
+    """Two threads (the editor's request, the work ahead): an unguarded OrderedDict raises
+    "mutated during iteration" under this load within a few hundred rounds."""
+    import threading
+
+    cache = SuggestionCache(capacity=8)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def remember() -> None:
+        for round_ in range(20_000):
+            cache.remember(f"k{round_ % 3}", f"x{round_}", "\n", "y", "eos")
+        stop.set()
+
+    def look_up() -> None:
+        try:
+            while not stop.is_set():
+                cache.lookup("k0", "nothing", "\n")
+        except RuntimeError as error:  # pragma: no cover - the fault this test catches
+            errors.append(error)
+
+    threads = [threading.Thread(target=remember), threading.Thread(target=look_up)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(cache) == 8
+
+
+def test_forget_drops_a_closed_documents_entries_only() -> None:
+    cache = SuggestionCache()
+    cache.remember("scope:/p/a.py:1", "x = ", "\n", "1", "eos")
+    cache.remember("scope:/p/b.py:1", "x = ", "\n", "2", "eos")
+    cache.forget(":/p/a.py:")
+    assert cache.lookup("scope:/p/a.py:1", "x = ", "\n") is None
+    assert cache.lookup("scope:/p/b.py:1", "x = ", "\n") is not None

@@ -130,6 +130,17 @@ local function phase1()
   result.completion_provider = client.server_capabilities.completionProvider ~= nil
   result.inline_completion_provider = client.server_capabilities.inlineCompletionProvider ~= nil
 
+  -- What an editor does when it opens a file at start-up: ask at once, while the model loads.
+  -- The answer may be empty, but it must come (request_sync would block for its whole timeout).
+  result.phase = 'first request'
+  local first, first_err = client:request_sync('textDocument/completion', {
+    textDocument = vim.lsp.util.make_text_document_params(bufnr),
+    position = { line = 4, character = 4 },
+  }, 20000, bufnr)
+  result.first_request_answered = first ~= nil and first.err == nil
+  result.first_request_error = first_err and tostring(first_err) or nil
+  result.document_uri = vim.uri_from_bufnr(bufnr)
+
   result.phase = 'model load'
   local ready
   wait_for('the model-load $/progress end', remaining_ms(), function()
