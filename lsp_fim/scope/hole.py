@@ -146,30 +146,47 @@ def _closed_later(
     closer closes the innermost bracket still open. So a hole that must close a block itself
     is told so even when the text after it closes the blocks around that one.
     """
+    closers = lexicon.closers
+    # Unsupplied brackets, innermost last: by opener, and by opener and indentation. Supplied
+    # ones are dropped from the ends lazily, so each closer costs O(1), not O(len(opened)).
+    by_opener: dict[str, list[int]] = {}
+    by_indent: dict[tuple[str, int], list[int]] = {}
+    for index, (opener, width, *_) in enumerate(opened):
+        by_opener.setdefault(opener, []).append(index)
+        by_indent.setdefault((opener, width), []).append(index)
     pending = 0
     supplied: set[int] = set()
     line_start = 0
+    code_before = False  # code between the line's start and this closer
+    last_end = 0
     for match in _bracket_pattern(_bracket_chars(lexicon)).finditer(code):
         char = match.group()
+        code_before = code_before or bool(code[last_end : match.start()].strip())
+        last_end = match.end()
         if char == "\n":
-            line_start = match.end()
-        elif char in lexicon.brackets:
+            line_start, code_before = match.end(), False
+            continue
+        starts_line = not code_before
+        code_before = True
+        if char in lexicon.brackets:
             pending += 1
         elif char in lexicon.closers and pending:
             pending -= 1
         elif char in lexicon.closers:
-            candidates = [
-                index
-                for index in range(len(opened) - 1, -1, -1)
-                if index not in supplied and opened[index][0] == lexicon.closers[char]
-            ]
-            if not candidates:
+            candidates = _unsupplied(by_opener.get(closers[char], []), supplied)
+            if candidates is None:
                 break
-            starts_line = not code[line_start : match.start()].strip()
-            width = indent_width(code[line_start:])
-            aligned = [index for index in candidates if opened[index][1] == width]
-            supplied.add(aligned[0] if starts_line and aligned else candidates[0])
+            width = indent_width(code[line_start : code.find("\n", line_start) % (len(code) + 1)])
+            aligned = _unsupplied(by_indent.get((closers[char], width), []), supplied)
+            supplied.add(aligned if starts_line and aligned is not None else candidates)
     return frozenset(supplied)
+
+
+def _unsupplied(indices: list[int], supplied: set[int]) -> int | None:
+    """The innermost of ``indices`` not yet supplied (supplied ones at the end are dropped)."""
+    while indices and indices[-1] in supplied:
+        indices.pop()
+    return indices[-1] if indices else None
 
 
 def _next_code_lines(head: str, after: str) -> tuple[str, ...]:

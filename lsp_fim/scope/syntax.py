@@ -13,6 +13,9 @@ from tree_sitter import Node, Parser, Tree
 from lsp_fim.scope.lines import indent_width
 from lsp_fim.scope.profiles import Grammar
 
+# Nodes looked at on the way up from the cursor (real code nests a few dozen deep).
+MAX_ANCESTORS = 512
+
 
 class WindowSyntax:
     def __init__(self, grammar: Grammar, before: str, after: str) -> None:
@@ -84,7 +87,11 @@ class WindowSyntax:
         node: Node | None = root.descendant_for_byte_range(position, position)
         lines = self._before.split(b"\n")
         indents: list[int] = []
-        while node is not None:
+        # Each step up costs tree-sitter a walk from the root: 10,000 nested brackets would
+        # cost 10,000² steps; scopes further out than this are not worth it.
+        for _ in range(MAX_ANCESTORS):
+            if node is None:
+                break
             if node.type in self._grammar.scopes and node.start_point.row < len(lines):
                 indents.append(indent_width(lines[node.start_point.row].decode(errors="replace")))
             node = node.parent
