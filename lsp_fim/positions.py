@@ -11,6 +11,7 @@ characters: a 2-million-character line is converted in milliseconds.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -84,6 +85,22 @@ def offset_of(text: str, position: Position, encoding: Encoding = "utf-16") -> i
             f"character {position.character} is past the end of line {position.line}"
         )
     return start + _code_points(line, position.character, encoding)
+
+
+def clamped_offset(text: str, position: Position, encoding: Encoding = "utf-16") -> int:
+    """Offset of ``position`` read as LSP reads an edit's range: a line past the end is the
+    document's end, a character past its line's end is that end, one inside a character
+    is that character's start."""
+    try:
+        start, end = _line_span(text, max(position.line, 0))
+    except PositionError:
+        return len(text)
+    line = text[start:end]
+    units = min(max(position.character, 0), _units(line, encoding))
+    for inside in range(4):  # a UTF-8 character is at most 4 units
+        with contextlib.suppress(PositionError):
+            return start + _code_points(line, units - inside, encoding)
+    raise AssertionError("no character is longer than 4 units")
 
 
 def position_of(text: str, offset: int, encoding: Encoding = "utf-16") -> Position:
