@@ -7,6 +7,19 @@ once with no suggestion, never left waiting.
 When the editor goes quiet the model works ahead: it computes the suggestion that would follow
 accepting the one just shown, or puts the prompt for the likely next request in its cache.
 Any request stops that work at once (within one prompt batch).
+
+Threads, and who owns what (the one place that says so):
+
+- The event loop owns everything this class holds: settings, the engine reference, the
+  documents (pygls's workspace), the recent-documents list and the in-flight cancel events.
+  Only it reads or replaces them.
+- Worker threads get what they need as arguments and report back only through
+  ``threading.Event`` (cancel) and ``loop.call_soon_threadsafe`` (load progress): the model load
+  (``load_engine``; one at a time), the editor's request (``engine.complete``) and the work
+  ahead (``engine.prefill`` / ``complete_ahead``). The last two may overlap: what they share
+  inside the engine is guarded there (see :class:`~lsp_fim.engine.CompletionEngine`), and the
+  backend runs the model for one of them at a time.
+- The stdin reader (``lsp_fim.transport``) only reads bytes and hands them to the loop.
 """
 
 from __future__ import annotations
@@ -70,6 +83,7 @@ class FimServer(LanguageServer):
         self.engine: CompletionEngine | None = None
         self.engine_error: str | None = None
         self._engine_task: asyncio.Task[None] | None = None
+        self._engine_wanted = 0  # counts engine (re)loads asked for; the newest one is loaded
         self._engine_retry_at: float | None = None  # when an unreachable engine is tried again
         self._in_flight: threading.Event | None = None  # the running request's cancel
         self._idle_cancel = threading.Event()
@@ -125,31 +139,51 @@ class FimServer(LanguageServer):
     # engine lifecycle ----------------------------------------------------------------------
 
     def start_loading_engine(self) -> None:
-        if self._engine_task is not None and not self._engine_task.done():
-            self._engine_task.cancel()
+        """Load the engine the current settings name. A load cannot be stopped midway (it is
+        llama.cpp's, in a thread): settings changed meanwhile are loaded after it, so one load
+        runs at a time, each one's progress ends, and the last settings win."""
         self.engine = None
         self._engine_retry_at = None
-        self._engine_task = asyncio.get_running_loop().create_task(self._load_engine())
+        self._engine_wanted += 1
+        if self._engine_task is None or self._engine_task.done():
+            self._engine_task = asyncio.get_running_loop().create_task(self._load_latest_engine())
 
-    async def _load_engine(self) -> None:
+    async def _load_latest_engine(self) -> None:
+        while True:
+            wanted = self._engine_wanted
+            await self._load_engine(wanted)
+            if wanted == self._engine_wanted:
+                return
+
+    async def _load_engine(self, wanted: int) -> None:
+        """Load for the current settings, unless newer ones came meanwhile (``wanted`` is
+        this load's number, see ``start_loading_engine``)."""
         progress = EngineProgress(self)
         await progress.begin()
         settings = self.settings
         try:
             engine = await asyncio.to_thread(load_engine, settings, progress.report)
         except Exception as error:  # every load fault is reported, none may kill the server
-            user_fixable = isinstance(error, ModelStoreError | BackendError | TemplateError)
-            log.error("model failed to load: %s", error, exc_info=not user_fixable)
-            if str(error) != self.engine_error:  # a retry that fails alike is not news
-                self.tell_user(types.MessageType.Error, f"lsp-fim: model not loaded: {error}")
-            self.engine_error = str(error)
-            if isinstance(error, BackendError):
-                self._engine_retry_at = time.monotonic() + ENGINE_RETRY_S
-            progress.end("failed")
+            superseded = wanted != self._engine_wanted
+            progress.end("superseded by new settings" if superseded else "failed")
+            if not superseded:
+                self._report_load_fault(error)
+            return
+        if wanted != self._engine_wanted:  # the settings changed while it loaded: next load
+            progress.end("superseded by new settings")
             return
         engine.update_settings(self.settings)
         self.engine, self.engine_error = engine, None
         progress.end(f"ready ({engine.template.name})")
+
+    def _report_load_fault(self, error: Exception) -> None:
+        user_fixable = isinstance(error, ModelStoreError | BackendError | TemplateError)
+        log.error("model failed to load: %s", error, exc_info=not user_fixable)
+        if str(error) != self.engine_error:  # a retry that fails alike is not news
+            self.tell_user(types.MessageType.Error, f"lsp-fim: model not loaded: {error}")
+        self.engine_error = str(error)
+        if isinstance(error, BackendError):
+            self._engine_retry_at = time.monotonic() + ENGINE_RETRY_S
 
     # work ahead ----------------------------------------------------------------------------
 

@@ -244,3 +244,53 @@ def test_tcp_on_an_address_others_reach_needs_allow_remote() -> None:
     )
     assert result.returncode == 2
     assert "--allow-remote" in result.stderr
+
+
+def test_the_model_changed_fifty_times_while_requests_run(
+    server: tuple[subprocess.Popen[bytes], WireClient], model_path: Path
+) -> None:
+    """Each change's $/progress ends, loads do not pile up, and the last setting wins."""
+    _, client = server
+    client.initialize(options={"lspFim": NO_CLOCK})
+    uri = "file:///tmp/lsp_fim_boundary/norm.py"
+    client.open(uri, NORM)
+    requests = []
+    for change in range(50):
+        model = str(model_path) if change % 2 else f"/nonexistent/model-{change}.gguf"
+        settings = {"settings": {"lspFim": {"model": model}}}
+        client.notify("workspace/didChangeConfiguration", settings)
+        if change % 5 == 0:
+            requests.append(client.inline_completion(uri, 4, 4))
+        time.sleep(0.02)
+    for request_id in requests:
+        assert "error" not in client.wait_for_answer(request_id, ANSWER_BOUND_S)
+
+    def settled() -> bool:
+        begun, ended = progress_tokens(client.received)
+        tokens = {token for token, _ in ended}
+        return bool(ended) and begun == tokens and ended[-1][1].startswith("ready")
+
+    deadline = time.monotonic() + ANSWER_BOUND_S
+    while not settled() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    begun, ended = progress_tokens(client.received)
+    assert begun == {token for token, _ in ended}, (begun, ended)
+    assert ended[-1][1].startswith("ready"), ended
+    assert len(ended) <= 10  # coalesced: one load at a time, not one per change
+    answer = client.wait_for_answer(client.inline_completion(uri, 4, 4), ANSWER_BOUND_S)
+    assert items_of(answer) and items_of(answer)[0]["insertText"].strip()
+
+
+def progress_tokens(messages: list[Message]) -> tuple[set[str], list[tuple[str, str]]]:
+    """Tokens whose progress began, and (token, message) of each end, in order."""
+    begun: set[str] = set()
+    ended: list[tuple[str, str]] = []
+    for message in messages:
+        if message.get("method") != "$/progress":
+            continue
+        token, value = message["params"]["token"], message["params"]["value"]
+        if value.get("kind") == "begin":
+            begun.add(token)
+        elif value.get("kind") == "end":
+            ended.append((token, value.get("message") or ""))
+    return begun, ended
