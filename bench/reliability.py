@@ -516,12 +516,15 @@ def pathological_documents() -> Iterator[tuple[str, str, int]]:
 async def pathological(server: Server, figures: Figures, root: Path) -> None:
     for index, (name, text, cursor) in enumerate(pathological_documents()):
         uri = (root / f"heavy{index}.py").as_uri()
+        started = time.perf_counter()
+        server.notify(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": uri, "languageId": "python", "version": 0, "text": text}},
+        )
+        # The probe starts once the document is on its way: a probe behind it in the one
+        # stdio stream would time the transfer, not the server.
+        await server.drain()
         async with StallProbe(server) as probe:
-            started = time.perf_counter()
-            server.notify(
-                "textDocument/didOpen",
-                {"textDocument": {"uri": uri, "languageId": "python", "version": 0, "text": text}},
-            )
             at = lsp_position(text, cursor)
             change = {"range": {"start": at, "end": at}, "text": "y"}
             server.notify(

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import asdict, replace
+from functools import partial
 from typing import Any
 
 from lsprotocol import types
 
 from lsp_fim.config import wire_name
+from lsp_fim.document_request import DocumentSnapshot, request_from
 from lsp_fim.documents import use_lsp_lines
+from lsp_fim.engine import CompletionEngine
 from lsp_fim.lsp_results import completion_list, inline_completion_list
 from lsp_fim.server import FimServer, document_key
 
@@ -57,9 +61,9 @@ async def _pull_configuration(ls: FimServer) -> Any:
 
 def on_did_open(ls: FimServer, params: types.DidOpenTextDocumentParams) -> None:
     ls.recent_documents.touch(document_key(params.text_document.uri), 0)
-    request = ls.document_request(params.text_document.uri, types.Position(0, 0))
-    if request is not None:
-        ls.work_when_idle(lambda engine, cancel: engine.prefill_document(request, cancel))
+    snapshot = ls.document_snapshot(params.text_document.uri, types.Position(0, 0))
+    if snapshot is not None:
+        ls.work_when_idle(partial(_prefill_document, snapshot))
 
 
 def on_did_change(ls: FimServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -69,11 +73,24 @@ def on_did_change(ls: FimServer, params: types.DidChangeTextDocumentParams) -> N
     if not isinstance(last, types.TextDocumentContentChangePartial):
         return
     ls.recent_documents.touch(document_key(params.text_document.uri), last.range.start.line)
-    request = ls.document_request(params.text_document.uri, last.range.start)
-    if request is None:
-        return
-    typed_to = replace(request, offset=request.offset + len(last.text))
-    ls.work_when_idle(lambda engine, cancel: engine.prefill(typed_to, cancel))
+    snapshot = ls.document_snapshot(params.text_document.uri, last.range.start)
+    if snapshot is not None:
+        ls.work_when_idle(partial(_prefill_typed, snapshot, len(last.text)))
+
+
+def _prefill_document(
+    snapshot: DocumentSnapshot, engine: CompletionEngine, cancel: threading.Event
+) -> None:
+    if (request := request_from(snapshot)) is not None:
+        engine.prefill_document(request, cancel)
+
+
+def _prefill_typed(
+    snapshot: DocumentSnapshot, typed: int, engine: CompletionEngine, cancel: threading.Event
+) -> None:
+    """The prompt with the cursor after the ``typed`` characters of the last change."""
+    if (request := request_from(snapshot)) is not None:
+        engine.prefill(replace(request, offset=request.offset + typed), cancel)
 
 
 def on_did_close(ls: FimServer, params: types.DidCloseTextDocumentParams) -> None:

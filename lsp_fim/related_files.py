@@ -64,7 +64,7 @@ def is_named_in(path: str, text: str) -> bool:
     A definition of that name (``def norm`` beside norm.py) is the text's own, not a
     reference to the file."""
     stem = PurePath(path).name.split(".")[0]
-    if len(stem) < MIN_STEM_LENGTH:
+    if len(stem) < MIN_STEM_LENGTH or stem not in text:  # a plain search first: fast
         return False
     return any(
         not DEFINITION.search(text, max(0, match.start() - 24), match.start())

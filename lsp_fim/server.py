@@ -44,17 +44,17 @@ from pygls.workspace import TextDocument
 from lsp_fim import __version__, transport
 from lsp_fim.backends.base import BackendError
 from lsp_fim.config import Settings, settings_from_wire
+from lsp_fim.document_request import DocumentSnapshot, OtherDocument, request_from, usable
 from lsp_fim.engine import Completion, CompletionEngine, CompletionRequest, load_engine
 from lsp_fim.model_store import ModelStoreError
-from lsp_fim.positions import Encoding, PositionError, offset_of
+from lsp_fim.positions import Encoding
 from lsp_fim.positions import Position as TextPosition
-from lsp_fim.privacy import is_denied, may_be_context, redact_at, redact_lines
-from lsp_fim.related_files import RecentDocuments, RelatedDocument, is_named_in
+from lsp_fim.privacy import is_denied, may_be_context
+from lsp_fim.related_files import RecentDocuments
 from lsp_fim.templates import TemplateError
 
 log = logging.getLogger(__name__)
 
-MAX_DOCUMENT_CHARS = 2_000_000
 # Quiet time before working ahead; typing at 10 characters a second never lets it start.
 IDLE_WORK_DELAY_S = 0.3
 # An inference engine that could not be reached at start is tried again on a request at most
@@ -220,8 +220,9 @@ class FimServer(LanguageServer):
         if self.engine is not None:
             self.engine.forget_document(to_fs_path(uri) or urlparse(uri)[2])  # as pygls's path
 
-    def document_request(self, uri: str, position: types.Position) -> CompletionRequest | None:
-        """The engine's view of ``uri`` with the cursor at ``position``; None when unusable."""
+    def document_snapshot(self, uri: str, position: types.Position) -> DocumentSnapshot | None:
+        """What a request at ``position`` in ``uri`` needs, taken now (see
+        :mod:`lsp_fim.document_request`); None when ``uri`` gets no suggestion."""
         document = self.open_document(uri)
         if document is None:  # pygls would read the file from disk, which may not exist
             log.warning("%s was never opened (didOpen): no suggestion", uri)
@@ -229,54 +230,38 @@ class FimServer(LanguageServer):
         if is_denied(document.path, self.settings.exclude):
             log.info("%s may hold secrets (deny-list, exclude): no suggestion", uri)
             return None
-        text = document.source
-        if not _usable(text):
-            log.warning("%s is too large or binary (%d chars): no suggestion", uri, len(text))
+        if not usable(document.source):
+            log.warning("%s is too large or binary: no suggestion", uri)
             return None
-        try:
-            offset = offset_of(
-                text, TextPosition(position.line, position.character), self.position_encoding()
-            )
-        except PositionError as error:
-            log.warning("bad position for %s: %s", uri, error)
-            return None
-        # Every prompt (the engine's, work ahead, any backend) starts from this text.
-        redacted = redact_at(text, offset)
-        if redacted is None:
-            log.info("the cursor in %s is on a line that holds a secret: no suggestion", uri)
-            return None
-        text, offset = redacted
         root = self.workspace.root_path
-        return CompletionRequest(
-            text,
-            offset,
+        return DocumentSnapshot(
+            uri,
+            document.source,
+            TextPosition(position.line, position.character),
+            self.position_encoding(),
             document.language_id,
             document.path,
             name=_name_in(root, document.path),
             repo=os.path.basename(os.path.normpath(root)) if root else None,
-            related=self._related_documents(uri, text),
+            others=self._possible_context(uri),
         )
 
-    def _related_documents(self, uri: str, text: str) -> tuple[RelatedDocument, ...]:
-        """The other open documents that ``text`` names, newest first, each at the line last
-        worked at. Only files in the workspace folders that may be read (``privacy``) are."""
-        related = []
+    def _possible_context(self, uri: str) -> tuple[OtherDocument, ...]:
+        """The other open documents, newest first, that may be context: usable, and files in
+        the workspace folders that may be read (``privacy``)."""
         root = self.workspace.root_path
         folders = [to_fs_path(folder.uri) for folder in self.workspace.folders.values()]
         roots = [path for path in (root, *folders) if path]
+        others = []
         for other, line in self.recent_documents.others(document_key(uri)):
             document = self.open_document(other)
-            if document is None or not _usable(document.source):
+            if document is None or not usable(document.source):
                 continue
             if not may_be_context(document.path, roots, self.settings.exclude):
                 continue
-            if not is_named_in(document.path, text):
-                continue
-            other_text = redact_lines(document.source)
-            line = min(line, other_text.count("\n"))
-            offset = offset_of(other_text, TextPosition(line, 0))
-            related.append(RelatedDocument(_name_in(root, document.path), other_text, offset))
-        return tuple(related)
+            name = _name_in(root, document.path)
+            others.append(OtherDocument(name, document.path, document.source, line))
+        return tuple(others)
 
     # completion ----------------------------------------------------------------------------
 
@@ -297,7 +282,8 @@ class FimServer(LanguageServer):
             log.info("request before the model is ready: empty answer (%s)", self.engine_error)
             self._retry_engine()
             return None
-        request = self.document_request(uri, position)
+        snapshot = self.document_snapshot(uri, position)
+        request = await asyncio.to_thread(request_from, snapshot) if snapshot else None
         if request is None:
             return None
         completion = await self._run_newest_wins(engine, request)
@@ -345,10 +331,6 @@ class FimServer(LanguageServer):
 def document_key(uri: str) -> str:
     """One key per document however its URI is escaped: pygls's own (it unquotes once)."""
     return unquote(uri)
-
-
-def _usable(text: str) -> bool:
-    return len(text) <= MAX_DOCUMENT_CHARS and "\x00" not in text
 
 
 def _name_in(root: str | None, path: str) -> str:

@@ -313,3 +313,14 @@ def test_the_filter_redacts_records_with_arguments() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "got %s and %d", (AWS_ID, 3), None)
     assert RedactSecrets().filter(record)
     assert record.getMessage() == "got [redacted] and 3"
+
+
+def test_a_secret_in_a_very_long_line_is_found_where_ever_it_lies() -> None:
+    """Long lines are searched a piece at a time (the GIL): a name across a piece boundary
+    and an assignment deep in a minified line are found all the same."""
+    from lsp_fim.privacy import SCAN_PIECE_CHARS, secret_lines
+
+    for at in (10, SCAN_PIECE_CHARS - 4, SCAN_PIECE_CHARS + 3, 3 * SCAN_PIECE_CHARS - 7):
+        line = "x" * at + ';password = "hunter22Hunter";' + "y" * 200_000
+        assert secret_lines("a = 1\n" + line + "\nb = 2\n") == frozenset({1}), at
+    assert secret_lines("z" * 300_000) == frozenset()

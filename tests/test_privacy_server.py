@@ -9,6 +9,8 @@ from lsprotocol import types
 from pygls.workspace import Workspace
 
 from lsp_fim.config import Settings
+from lsp_fim.document_request import request_from
+from lsp_fim.engine import CompletionRequest
 from lsp_fim.server import FimServer
 
 ROOT = "/tmp/lsp_fim_privacy_server/ws"
@@ -44,7 +46,7 @@ def documents() -> dict[str, str]:
 
 def test_context_only_from_allowed_files_in_the_workspace_with_secrets_redacted() -> None:
     server = server_with(documents())
-    request = server.document_request(f"file://{ROOT}/app.py", types.Position(5, 4))
+    request = request_at(server, f"file://{ROOT}/app.py", types.Position(5, 4))
     assert request is not None
     assert [document.name for document in request.related] == ["shapes.py", "notes.py"]
     assert request.related[0].text.startswith("[redacted]\ndef area(s):")
@@ -55,23 +57,29 @@ def test_context_only_from_allowed_files_in_the_workspace_with_secrets_redacted(
 def test_the_exclude_setting_adds_to_the_deny_list() -> None:
     server = server_with(documents())
     server.settings = replace(server.settings, exclude=("notes.*",))
-    request = server.document_request(f"file://{ROOT}/app.py", types.Position(5, 4))
+    request = request_at(server, f"file://{ROOT}/app.py", types.Position(5, 4))
     assert request is not None and [document.name for document in request.related] == ["shapes.py"]
     server.settings = replace(server.settings, exclude=("app.py",))
-    assert server.document_request(f"file://{ROOT}/app.py", types.Position(5, 4)) is None
+    assert request_at(server, f"file://{ROOT}/app.py", types.Position(5, 4)) is None
 
 
 def test_workspace_folders_count_as_the_workspace() -> None:
     server = server_with(documents(), root=None)
-    request = server.document_request(f"file://{ROOT}/app.py", types.Position(5, 4))
+    request = request_at(server, f"file://{ROOT}/app.py", types.Position(5, 4))
     assert request is not None and request.related == ()  # no workspace: no other file
     folder = types.WorkspaceFolder(uri=f"file://{OUTSIDE}", name="outside")
     server.workspace.add_folder(folder)
-    request = server.document_request(f"file://{ROOT}/app.py", types.Position(5, 4))
+    request = request_at(server, f"file://{ROOT}/app.py", types.Position(5, 4))
     assert request is not None and [document.name for document in request.related] == ["helpers.py"]
 
 
 def test_no_request_in_a_denied_file_nor_on_a_secret_line() -> None:
     server = server_with(documents())
-    assert server.document_request(f"file://{ROOT}/secrets.yaml", types.Position(0, 5)) is None
-    assert server.document_request(f"file://{ROOT}/app.py", types.Position(4, 10)) is None
+    assert request_at(server, f"file://{ROOT}/secrets.yaml", types.Position(0, 5)) is None
+    assert request_at(server, f"file://{ROOT}/app.py", types.Position(4, 10)) is None
+
+
+def request_at(server: FimServer, uri: str, position: types.Position) -> CompletionRequest | None:
+    """The request the server would run (its two steps, on one thread here)."""
+    snapshot = server.document_snapshot(uri, position)
+    return request_from(snapshot) if snapshot is not None else None

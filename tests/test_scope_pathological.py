@@ -24,3 +24,19 @@ def test_ten_thousand_nested_brackets_are_read_in_linear_work(
     guard = make_guard("scope", "python", "v = " + "[" * 10_000, "]" * 10_000 + "\n")
     assert guard.feed("1") is None
     assert 0 < calls <= 2 * 10_000
+
+
+def test_the_guard_reads_a_bounded_text_around_the_cursor() -> None:
+    """tree-sitter holds the GIL while it parses: a 2M-character line stalled the server."""
+    from lsp_fim.scope.guard import GUARD_CONTEXT_CHARS, around_cursor
+
+    line = "x" * 2_000_000
+    prefix, suffix = around_cursor(line, line)
+    assert len(prefix) == len(suffix) == GUARD_CONTEXT_CHARS
+    lines = "a = 1\n" * 100_000
+    prefix, suffix = around_cursor(lines + "b = ", "\n" + lines)
+    assert prefix.startswith("a = 1\n") and prefix.endswith("b = ")
+    assert suffix.startswith("\na = 1") and suffix.endswith("\n")
+    assert len(prefix) <= GUARD_CONTEXT_CHARS and len(suffix) <= GUARD_CONTEXT_CHARS
+    small = ("def f():\n    ", "\n")
+    assert around_cursor(*small) == small

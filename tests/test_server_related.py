@@ -6,6 +6,8 @@ from lsprotocol import types
 from pygls.workspace import Workspace
 
 from lsp_fim.config import Settings
+from lsp_fim.document_request import request_from
+from lsp_fim.engine import CompletionRequest
 from lsp_fim.server import FimServer
 
 ROOT = "/tmp/lsp_fim_related"
@@ -32,6 +34,12 @@ def test_every_open_document_the_current_one_names_is_related() -> None:
             "report.py": "import helpers\nimport shapes\n\nhelpers.",
         }
     )
-    request = server.document_request(f"file://{ROOT}/report.py", types.Position(3, 8))
+    request = request_at(server, f"file://{ROOT}/report.py", types.Position(3, 8))
     assert request is not None
     assert [document.name for document in request.related] == ["helpers.py", "shapes.py"]
+
+
+def request_at(server: FimServer, uri: str, position: types.Position) -> CompletionRequest | None:
+    """The request the server would run (its two steps, on one thread here)."""
+    snapshot = server.document_snapshot(uri, position)
+    return request_from(snapshot) if snapshot is not None else None
