@@ -635,14 +635,12 @@ async def model_changes(
 
 
 async def model_file_faults(server: Server, figures: Figures, model_copy: Path, root: Path) -> None:
-    """The model file deleted, then truncated, under a serving process."""
-    uri = (root / "fault.py").as_uri()
-    text = "import math\n\n\ndef norm(x, y):\n    \n    return r\n"
-    server.notify(
-        "textDocument/didOpen",
-        {"textDocument": {"uri": uri, "languageId": "python", "version": 0, "text": text}},
-    )
-    for fault in ("deleted", "truncated"):
+    """The model file truncated, then deleted, under a serving process; each time a request
+    the model must compute (a new document: no cached answer)."""
+    await _until_the_model_answers(server, root)
+    # Truncated first: the file the server has open is then the one cut (deleting first and
+    # putting a copy back would leave the server on the deleted one, never truncated).
+    for fault in ("truncated", "deleted"):
         if fault == "deleted":
             moved = model_copy.with_suffix(".moved")
             shutil.copyfile(model_copy, moved)
@@ -650,6 +648,12 @@ async def model_file_faults(server: Server, figures: Figures, model_copy: Path, 
         else:
             with model_copy.open("r+b") as file:
                 file.truncate(1024)
+        uri = (root / f"fault {fault}.py").as_uri()
+        text = f"import math\n\n\ndef norm_{fault}(x, y):\n    \n    return r\n"
+        server.notify(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": uri, "languageId": "python", "version": 0, "text": text}},
+        )
         request = server.request(
             "textDocument/inlineCompletion",
             {
@@ -659,16 +663,39 @@ async def model_file_faults(server: Server, figures: Figures, model_copy: Path, 
             },
         )
         try:
-            await server.wait(request, ANSWER_BOUND_S)
+            answer = await server.wait(request, ANSWER_BOUND_S)
         except (TimeoutError, ConnectionError):
             figures.unanswered += 1
+            answer = None
         if server.process.returncode is not None:
             figures.crashes += 1
             figures.notes.append(f"the server died when its model file was {fault}")
             return
+        print(f"model file {fault}: answered {json.dumps(answer)[:80]}")
         if fault == "deleted":
             moved.rename(model_copy)
-    print("model file deleted and truncated: the server lives on")
+    print("model file truncated and deleted: the server lives on")
+
+
+async def _until_the_model_answers(server: Server, root: Path) -> None:
+    """Settings just changed: wait for the model they name to answer (not an empty answer
+    from a server still loading it)."""
+    uri = (root / "healthy.py").as_uri()
+    server.notify(
+        "textDocument/didOpen",
+        {"textDocument": {"uri": uri, "languageId": "python", "version": 0, "text": "x = "}},
+    )
+    deadline = time.monotonic() + LOAD_TIMEOUT_S
+    while time.monotonic() < deadline:
+        params = {
+            "textDocument": {"uri": uri},
+            "position": {"line": 0, "character": 4},
+            "context": {"triggerKind": 1},
+        }
+        answer = await server.wait(server.request("textDocument/inlineCompletion", params))
+        if answer.get("result"):
+            return
+        await asyncio.sleep(0.2)
 
 
 # --- the run ------------------------------------------------------------------------------

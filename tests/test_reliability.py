@@ -5,6 +5,7 @@ bounds, since CI machines are shared."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,14 @@ def test_pathological_documents_are_answered_without_blocking(
     assert (figures.crashes, figures.unanswered) == (0, 0), figures.notes
     assert max(figures.pathological_answer_ms.values()) < 5_000
     assert figures.longest_stall_ms < 500
+
+
+def test_model_changes_and_a_model_file_cut_under_the_server(
+    model_path: Path, tmp_path: Path
+) -> None:
+    """50 model changes (every load's progress ends, the last wins), then the model file the
+    server uses is truncated (a mapped model killed the process with SIGBUS) and deleted."""
+    plan = bounded_plan(model_path, "faults")
+    figures = asyncio.run(run(replace(plan, model_changes=50), tmp_path))
+    assert (figures.crashes, figures.unanswered) == (0, 0), figures.notes
+    assert figures.progress_unended == 0

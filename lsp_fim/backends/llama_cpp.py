@@ -77,6 +77,10 @@ def _load_llama(model_path: Path, threads: int, context_tokens: int) -> Any:
                 n_batch=512,
                 n_threads=threads,
                 n_threads_batch=threads,
+                # Read into memory, not mapped: a model file cut while the server runs (a
+                # copy over it, a download into its place) killed the process with SIGBUS
+                # at the next suggestion. Same resident memory; the load reads the file once.
+                use_mmap=False,
                 verbose=False,
             )
     except (ValueError, RuntimeError) as error:
