@@ -15,9 +15,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-
-from tests.engine_process import free_port
-from tests.wire_client import Message, WireClient, start_server
+from engine_process import free_port
+from wire_client import Message, WireClient, start_server
 
 pytestmark = pytest.mark.model
 

