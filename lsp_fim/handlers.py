@@ -15,6 +15,7 @@ from lsp_fim.document_request import DocumentSnapshot, request_from
 from lsp_fim.documents import use_lsp_lines
 from lsp_fim.engine import CompletionEngine
 from lsp_fim.lsp_results import completion_list, inline_completion_list
+from lsp_fim.privacy import is_denied
 from lsp_fim.server import FimServer, document_key
 
 log = logging.getLogger(__name__)
@@ -126,10 +127,11 @@ def on_stats(ls: FimServer, params: Any) -> dict[str, int]:
 def on_document_text(ls: FimServer, params: Any) -> dict[str, Any]:
     """``lspFim/documentText`` ``{"uri": ...}``: the server's copy of an open document, so a
     client (and the reliability suite) can check that incremental edits left it equal to its
-    own. Only what that client sent is returned; ``text`` is null for a document not open."""
+    own. Only what that client sent is returned; ``text`` is null for a document not open,
+    and for one that may hold secrets (its text would be in a ``-v`` log)."""
     uri = getattr(params, "uri", None)
     document = ls.open_document(uri) if isinstance(uri, str) else None
-    if document is None:
+    if document is None or is_denied(document.path, ls.settings.exclude):
         return {"text": None, "version": None}
     return {"text": document.source, "version": document.version}
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from pathlib import PurePath
 
 RECENT_DOCUMENTS = 8
@@ -72,6 +72,6 @@ def is_named_in(path: str, text: str) -> bool:
     )
 
 
-@cache
+@lru_cache(maxsize=256)  # keyed by file names: every file ever opened, were it unbounded
 def _word_pattern(word: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w$]){re.escape(word)}(?![\w$])")

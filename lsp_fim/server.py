@@ -76,7 +76,10 @@ ENGINE_SETTINGS = (
 class FimServer(LanguageServer):
     def __init__(self, settings: Settings) -> None:
         super().__init__(
-            "lsp-fim", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental
+            "lsp-fim",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            protocol_cls=transport.FimProtocol,
         )
         self.startup_settings = settings
         self.settings = settings

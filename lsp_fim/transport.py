@@ -36,7 +36,7 @@ from pygls.exceptions import (
     JsonRpcParseError,
 )
 from pygls.io_ import StdoutWriter
-from pygls.protocol import JsonRPCProtocol
+from pygls.protocol import JsonRPCProtocol, LanguageServerProtocol
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,29 @@ NEXT_FRAME = re.compile(rb"Content-Length: \d+\r\n")
 IS_LOOPBACK_NAME = ("localhost", "ip6-localhost")
 # A connection must say who it is this soon, or it is closed.
 FIRST_LINE_TIMEOUT_S = 10.0
+
+
+class FimProtocol(LanguageServerProtocol):
+    """pygls's protocol, less a leak: it keeps the future of every notification's handler in
+    ``_request_futures`` for good (pygls 2.1: one for each didOpen, didChange and didClose;
+    10,000 open/close cycles grew the server by 80 MiB). Each is dropped once done."""
+
+    def _execute_handler(
+        self,
+        msg_id: Any,
+        handler: Any,
+        callback: Any,
+        args: tuple[Any, ...] | None = None,
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+        future = self._request_futures.get(msg_id)
+        if future is not None:
+            future.add_done_callback(partial(self._forget_future, msg_id))
+
+    def _forget_future(self, msg_id: Any, future: Any) -> None:
+        if self._request_futures.get(msg_id) is future:
+            del self._request_futures[msg_id]
 
 
 class FramingError(Exception):

@@ -142,6 +142,18 @@ def test_unquoted_and_quoted_uris_name_one_document(
     assert copy["result"]["text"] == "x = 1\n"
 
 
+def test_the_server_hands_back_no_text_of_a_secret_file(
+    server: tuple[subprocess.Popen[bytes], WireClient], tmp_path: Path
+) -> None:
+    """lspFim/documentText serves drift checks; a secret file's text would reach a -v log."""
+    _, client = server
+    client.initialize()
+    uri = (tmp_path / "my proj" / ".env").as_uri()
+    client.open(uri, "DB_PASSWORD=plainwords\n", language_id="dotenv")
+    copy = client.wait_for_answer(client.request("lspFim/documentText", {"uri": uri}), 10)
+    assert copy["result"]["text"] is None
+
+
 # TCP -----------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import threading
@@ -149,3 +150,22 @@ async def test_what_is_not_json_rpc_gets_invalid_request(message: Any) -> None:
 def test_loopback_addresses() -> None:
     assert all(map(transport.is_loopback, ["127.0.0.1", "127.8.9.1", "::1", "[::1]", "localhost"]))
     assert not any(map(transport.is_loopback, ["0.0.0.0", "::", "192.168.1.4", "example.org"]))
+
+
+async def test_handled_notifications_leave_nothing_behind() -> None:
+    """pygls kept a future for every didOpen/didChange/didClose: memory grew with each."""
+    from lsp_fim.server import create_server
+
+    server = create_server()
+    protocol = server.protocol
+    for n in range(100):
+        uri = f"file:///w/cycle{n}.py"
+        document = {"uri": uri, "languageId": "python", "version": 0, "text": "x = 1\n"}
+        for method, params in (
+            ("textDocument/didOpen", {"textDocument": document}),
+            ("textDocument/didClose", {"textDocument": {"uri": uri}}),
+        ):
+            message = {"jsonrpc": "2.0", "method": method, "params": params}
+            protocol.handle_message(protocol.structure_message(message))
+    await asyncio.sleep(0)
+    assert len(protocol._request_futures) <= 1
