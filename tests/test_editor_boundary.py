@@ -5,7 +5,6 @@ second connection to the TCP listener."""
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from urllib.parse import quote
 
 import pytest
 from engine_process import free_port
-from wire_client import Message, WireClient, start_server
+from wire_client import Message, WireClient, server_env, start_server
 
 pytestmark = pytest.mark.model
 
@@ -24,13 +23,6 @@ NORM = "import math\n\n\ndef norm(x: float, y: float) -> float:\n    \n    retur
 # Generous: the model loads in about a second, a suggestion takes well under one.
 ANSWER_BOUND_S = 60
 NO_CLOCK = {"maxTokens": 32, "maxGenerateMs": 0}
-
-
-def server_env() -> dict[str, str]:
-    env = dict(os.environ)
-    if test_model := os.environ.get("LSP_FIM_TEST_MODEL"):
-        env["LSP_FIM_MODEL"] = test_model
-    return env
 
 
 @pytest.fixture
@@ -191,6 +183,24 @@ def _closed_by_server(sock: socket.socket) -> bool:
         return False
 
 
+TCP_URI = "file:///tmp/lsp_fim_tcp/norm.py"
+
+
+def _editor_session(sock: socket.socket) -> WireClient:
+    """An editor's session on ``sock``: initialized, the model loaded, NORM open."""
+    client = WireClient.over_socket(sock)
+    client.initialize(options={"lspFim": NO_CLOCK})
+    client.wait_for(is_progress_end, ANSWER_BOUND_S)
+    client.open(TCP_URI, NORM)
+    return client
+
+
+def _assert_served(client: WireClient) -> None:
+    answer = client.wait_for_answer(client.inline_completion(TCP_URI, 4, 4), ANSWER_BOUND_S)
+    assert items_of(answer) and items_of(answer)[0]["insertText"].strip()
+    client.shutdown()
+
+
 def _browser_post(port: int) -> bool:
     """What a web page's ``fetch`` to the port sends: an HTTP request whose body is JSON-RPC
     (here ``exit``, which would end the session); whether the server closed it."""
@@ -212,15 +222,9 @@ def test_a_browser_post_to_the_tcp_port_neither_reaches_nor_breaks_the_session(
     assert "not an LSP client" in _text(log)
     assert process.poll() is None
     with _connect(port) as first:
-        client = WireClient.over_socket(first)
-        client.initialize(options={"lspFim": NO_CLOCK})
-        client.wait_for(is_progress_end, ANSWER_BOUND_S)
-        uri = "file:///tmp/lsp_fim_tcp/norm.py"
-        client.open(uri, NORM)
+        client = _editor_session(first)
         assert _browser_post(port)  # while the editor is connected
-        answer = client.wait_for_answer(client.inline_completion(uri, 4, 4), ANSWER_BOUND_S)
-        assert items_of(answer) and items_of(answer)[0]["insertText"].strip()
-        client.shutdown()
+        _assert_served(client)
 
 
 def test_a_second_lsp_client_is_refused_and_the_first_keeps_its_session(
@@ -228,20 +232,14 @@ def test_a_second_lsp_client_is_refused_and_the_first_keeps_its_session(
 ) -> None:
     port, _, log = tcp_server
     with _connect(port) as first:
-        client = WireClient.over_socket(first)
-        client.initialize(options={"lspFim": NO_CLOCK})
-        client.wait_for(is_progress_end, ANSWER_BOUND_S)
-        uri = "file:///tmp/lsp_fim_tcp/norm.py"
-        client.open(uri, NORM)
+        client = _editor_session(first)
         with _connect(port) as second:
             intruder = WireClient.over_socket(second)
             with contextlib.suppress(OSError):
                 intruder.request("initialize", {"processId": None, "capabilities": {}})
             assert intruder.closed.wait(10)
             assert not intruder.received
-        answer = client.wait_for_answer(client.inline_completion(uri, 4, 4), ANSWER_BOUND_S)
-        assert items_of(answer) and items_of(answer)[0]["insertText"].strip()
-        client.shutdown()
+        _assert_served(client)
     assert "one client at a time" in _text(log)
 
 

@@ -13,6 +13,7 @@ import pytest
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from wire_client import server_env
 
 pytestmark = pytest.mark.model
 
@@ -23,13 +24,6 @@ URI = "file:///tmp/lsp_fim_e2e/norm.py"
 READY_TIMEOUT_S = 600
 # Answers must not depend on how busy the machine is: no generation time limit.
 NO_CLOCK = {"maxTokens": 64, "maxGenerateMs": 0}
-
-
-def server_env() -> dict[str, str]:
-    env = dict(os.environ)
-    if test_model := os.environ.get("LSP_FIM_TEST_MODEL"):
-        env["LSP_FIM_MODEL"] = test_model
-    return env
 
 
 @pytest_lsp.fixture(

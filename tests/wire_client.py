@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
 import socket
 import subprocess
@@ -173,6 +174,15 @@ def _content_length(header: bytes) -> int:
         if name.strip().lower() == b"content-length":
             return int(value.strip())
     raise ValueError(f"no Content-Length in {header!r}")
+
+
+def server_env() -> dict[str, str]:
+    """The environment of a server under test: this one, with the test model where one is
+    set (``LSP_FIM_TEST_MODEL``)."""
+    env = dict(os.environ)
+    if test_model := os.environ.get("LSP_FIM_TEST_MODEL"):
+        env["LSP_FIM_MODEL"] = test_model
+    return env
 
 
 def start_server(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
