@@ -10,6 +10,7 @@ every other message for as long as it took: 190 ms for a 2-million-character lin
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from lsp_fim.engine import CompletionRequest
@@ -21,6 +22,8 @@ from lsp_fim.related_files import RelatedDocument, is_named_in
 log = logging.getLogger(__name__)
 
 MAX_DOCUMENT_CHARS = 2_000_000
+# In a Python string every surrogate is a lone one: json.loads joins the pairs.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,12 @@ def usable(text: str) -> bool:
     return len(text) <= MAX_DOCUMENT_CHARS and "\x00" not in text
 
 
+def encodable(text: str) -> str:
+    """``text`` with each lone surrogate (JSON can carry one, UTF-8 cannot: the tokenizer
+    failed on it) as U+FFFD, one code point for one, so that offsets stay."""
+    return text if text.isascii() else LONE_SURROGATE.sub("\ufffd", text)
+
+
 def request_from(snapshot: DocumentSnapshot) -> CompletionRequest | None:
     """The engine's request, or None when there is nothing to ask (bad position, the cursor
     on a secret). Every prompt (the editor's, the work ahead, any backend) starts here."""
@@ -60,7 +69,7 @@ def request_from(snapshot: DocumentSnapshot) -> CompletionRequest | None:
     except PositionError as error:
         log.warning("bad position for %s: %s", snapshot.uri, error)
         return None
-    redacted = redact_at(snapshot.text, offset)
+    redacted = redact_at(encodable(snapshot.text), offset)
     if redacted is None:
         log.info("the cursor in %s is on a line that holds a secret: no suggestion", snapshot.uri)
         return None
@@ -84,7 +93,7 @@ def _related_documents(
     for other in others:
         if not is_named_in(other.path, text):
             continue
-        other_text = redact_lines(other.text)
+        other_text = redact_lines(encodable(other.text))
         offset = clamped_offset(other_text, TextPosition(other.line, 0), "utf-32")
         related.append(RelatedDocument(other.name, other_text, offset))
     return tuple(related)

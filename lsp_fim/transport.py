@@ -209,6 +209,14 @@ class StreamSource:
             return error.partial
 
 
+class _WithoutDeserializeTracebacks(logging.Filter):
+    """pygls logs each message it cannot read with a traceback of dozens of lines, at ERROR;
+    a fuzzing or broken client would fill the log with them. One line is logged here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Unable to deserialize message")
+
+
 async def serve_messages(
     frames: FrameReader,
     protocol: JsonRPCProtocol,
@@ -216,6 +224,7 @@ async def serve_messages(
 ) -> None:
     """Hand every message to ``protocol``, answering those it could not take, until the end
     of the stream."""
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(_WithoutDeserializeTracebacks())
     while not stop.is_set():
         try:
             body = await frames.read_body()
@@ -238,6 +247,8 @@ def _handle_body(frames: FrameReader, protocol: JsonRPCProtocol, body: bytes) ->
     if not isinstance(data, dict) or data.get("jsonrpc") != JsonRPCProtocol.VERSION:
         _answer_error(protocol, request_id, JsonRpcInvalidRequest())
         return
+    if "method" in data:  # JSON-RPC lets params be left out; pygls's types require the key
+        data.setdefault("params", None)
     try:
         message = protocol.structure_message(data)
     except JsonRpcInvalidParams as error:

@@ -169,3 +169,10 @@ async def test_handled_notifications_leave_nothing_behind() -> None:
             protocol.handle_message(protocol.structure_message(message))
     await asyncio.sleep(0)
     assert len(protocol._request_futures) <= 1
+
+
+async def test_a_request_without_params_is_served() -> None:
+    """JSON-RPC lets ``params`` be left out; pygls's types then failed (InternalError)."""
+    protocol = await serve(frame({"jsonrpc": "2.0", "id": 3, "method": "shutdown"}))
+    assert not protocol.answers
+    assert [message.id for message in protocol.handled] == [3]
