@@ -113,7 +113,3 @@ def position_of(text: str, offset: int, encoding: Encoding = "utf-16") -> Positi
     start = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
     return Position(line, _units(text[start:offset], encoding))
 
-
-def utf8_offset(text: str, offset: int) -> int:
-    """Byte offset for tree-sitter."""
-    return len(text[:offset].encode("utf-8"))

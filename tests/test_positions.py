@@ -1,6 +1,6 @@
 import pytest
 
-from lsp_fim.positions import Position, PositionError, offset_of, position_of, utf8_offset
+from lsp_fim.positions import Position, PositionError, offset_of, position_of
 
 EMOJI_LINE = 'x = "😋" + y\n'
 
@@ -44,10 +44,6 @@ def test_positions_outside_the_document_are_errors(position: Position) -> None:
 def test_last_empty_line_is_addressable() -> None:
     text = "a\n"
     assert offset_of(text, Position(1, 0)) == 2
-
-
-def test_utf8_offset_counts_bytes() -> None:
-    assert utf8_offset("é😋x", 2) == 6
 
 
 def test_lines_end_at_lsp_line_breaks_only() -> None:

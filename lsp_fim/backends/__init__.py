@@ -1,1 +1,2 @@
-"""Token streams from an inference engine: llama-cpp-python in-process (HTTP engines later)."""
+"""Token streams from an inference engine: llama-cpp-python in-process, or an engine over HTTP
+(llama-server, OpenAI-compatible)."""
