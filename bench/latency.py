@@ -1179,7 +1179,7 @@ def wire_settings(settings: Settings) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from lsp_fim.model_store import resolve_model
+    from lsp_fim.models import resolve_model
 
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)

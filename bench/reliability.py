@@ -830,7 +830,7 @@ def plan_from(args: argparse.Namespace) -> Plan:
     scale = 20 if args.soak else 1
     model = args.model
     if model is None:
-        from lsp_fim.model_store import resolve_model
+        from lsp_fim.models import resolve_model
 
         model = str(resolve_model(None))
     return Plan(

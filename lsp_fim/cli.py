@@ -152,12 +152,12 @@ def _complete(args: argparse.Namespace) -> int:
 
 
 def _model(args: argparse.Namespace) -> int:
-    from lsp_fim import model_store
+    from lsp_fim import models
 
     if args.model_command == "list":
-        print(model_store.format_model_list())
+        print(models.format_model_list())
         return 0
-    path = model_store.pull_model(args.name or model_store.DEFAULT_MODEL, force=args.force)
+    path = models.pull_model(args.name or models.DEFAULT_MODEL, force=args.force)
     print(path)
     return 0
 

@@ -22,7 +22,7 @@ from lsp_fim.context import (
     related_snippets,
 )
 from lsp_fim.languages import language_for
-from lsp_fim.model_store import ProgressCallback, resolve_model
+from lsp_fim.models import ProgressCallback, resolve_model
 from lsp_fim.postprocess import finish_suggestion
 from lsp_fim.related_files import RelatedDocument
 from lsp_fim.scope import GuardMode, StopDecision, StopReason, make_guard

@@ -46,7 +46,7 @@ from lsp_fim.backends.base import BackendError
 from lsp_fim.config import Settings, settings_from_wire
 from lsp_fim.document_request import DocumentSnapshot, OtherDocument, request_from, usable
 from lsp_fim.engine import Completion, CompletionEngine, CompletionRequest, load_engine
-from lsp_fim.model_store import ModelStoreError
+from lsp_fim.models import ModelStoreError
 from lsp_fim.positions import Encoding
 from lsp_fim.positions import Position as TextPosition
 from lsp_fim.privacy import is_denied, may_be_context

@@ -11,7 +11,7 @@ import pytest
 @pytest.fixture(scope="session")
 def model_path() -> Path:
     """The GGUF the real-model tests use: ``LSP_FIM_TEST_MODEL`` or the cached default model."""
-    from lsp_fim.model_store import resolve_model
+    from lsp_fim.models import resolve_model
 
     return resolve_model(os.environ.get("LSP_FIM_TEST_MODEL") or None)
 
