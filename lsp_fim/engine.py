@@ -146,15 +146,26 @@ class CompletionEngine:
         cancel: threading.Event | None = None,
         guard_mode: GuardMode | None = None,
     ) -> Completion | None:
-        """The suggestion at the cursor, or ``None`` when there is nothing worth showing."""
+        """The suggestion at the cursor; its text is empty when nothing is worth showing (its
+        stats still say what the model did). None when cancelled or not wanted here."""
         completion = self._complete(request, cancel or threading.Event(), guard_mode)
         with self._counting:
             self.counters.requests += 1
             self.counters.from_cache += completion is not None and completion.from_cache
             self.counters.empty += completion is None or not completion.text
-        if completion is None or not completion.text:
-            return None
         return completion
+
+    def work_ahead_after(
+        self, request: CompletionRequest, shown: Completion | None, cancel: threading.Event
+    ) -> None:
+        """Ahead of the next keystroke: the suggestion after accepting the one shown, or else
+        the exact prompt here (typing leaves the far suffix only approximately cached)."""
+        if shown is None or not shown.text:
+            self.prefill(request, cancel)
+            return
+        accepted = request.text[: shown.start] + shown.text + request.text[shown.end :]
+        cursor = shown.start + len(shown.text)
+        self.complete_ahead(replace(request, text=accepted, offset=cursor), cancel)
 
     def complete_ahead(self, request: CompletionRequest, cancel: threading.Event) -> None:
         """Compute and remember the suggestion for a state the user is likely to reach next

@@ -64,7 +64,7 @@ def on_did_open(ls: FimServer, params: types.DidOpenTextDocumentParams) -> None:
     ls.recent_documents.touch(document_key(params.text_document.uri), 0)
     snapshot = ls.document_snapshot(params.text_document.uri, types.Position(0, 0))
     if snapshot is not None:
-        ls.work_when_idle(partial(_prefill_document, snapshot))
+        ls.scheduler.work_when_idle(partial(_prefill_document, snapshot))
 
 
 def on_did_change(ls: FimServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -76,7 +76,7 @@ def on_did_change(ls: FimServer, params: types.DidChangeTextDocumentParams) -> N
     ls.recent_documents.touch(document_key(params.text_document.uri), last.range.start.line)
     snapshot = ls.document_snapshot(params.text_document.uri, last.range.start)
     if snapshot is not None:
-        ls.work_when_idle(partial(_prefill_typed, snapshot, len(last.text)))
+        ls.scheduler.work_when_idle(partial(_prefill_typed, snapshot, len(last.text)))
 
 
 def _prefill_document(

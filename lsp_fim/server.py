@@ -1,18 +1,15 @@
-"""The language server: owns settings, the engine's lifecycle and in-flight requests.
+"""The language server: owns settings, the engine's lifecycle and the open documents.
 
 Handlers stay thin (see ``lsp_fim.handlers``); this class holds the state they share. The model
 loads in the background after ``initialized``; until it is ready every request is answered at
-once with no suggestion, never left waiting.
-
-When the editor goes quiet the model works ahead: it computes the suggestion that would follow
-accepting the one just shown, or puts the prompt for the likely next request in its cache.
-Any request stops that work at once (within one prompt batch).
+once with no suggestion, never left waiting. A request runs as :mod:`lsp_fim.document_request`
+(the document) and :mod:`lsp_fim.scheduling` (newest wins, work ahead when quiet) say.
 
 Threads, and who owns what (the one place that says so):
 
 - The event loop owns everything this class holds: settings, the engine reference, the
-  documents (pygls's workspace), the recent-documents list and the in-flight cancel events.
-  Only it reads or replaces them.
+  documents (pygls's workspace), the recent-documents list and the scheduler (with the
+  in-flight cancel events). Only it reads or replaces them.
 - Worker threads get what they need as arguments and report back only through
   ``threading.Event`` (cancel) and ``loop.call_soon_threadsafe`` (load progress): the model load
   (``load_engine``; one at a time), the editor's request (``engine.complete``) and the work
@@ -30,9 +27,6 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import replace
-from functools import partial
 from typing import BinaryIO
 from urllib.parse import unquote
 
@@ -45,23 +39,21 @@ from lsp_fim import __version__, transport
 from lsp_fim.backends.base import BackendError
 from lsp_fim.config import Settings, settings_from_wire
 from lsp_fim.document_request import DocumentSnapshot, OtherDocument, request_from, usable
-from lsp_fim.engine import Completion, CompletionEngine, CompletionRequest, load_engine
+from lsp_fim.engine import Completion, CompletionEngine, load_engine
 from lsp_fim.models import ModelStoreError
 from lsp_fim.positions import Encoding
 from lsp_fim.positions import Position as TextPosition
 from lsp_fim.privacy import is_denied, may_be_context
 from lsp_fim.related_files import RecentDocuments
+from lsp_fim.scheduling import Scheduler
 from lsp_fim.templates import TemplateError
 
 log = logging.getLogger(__name__)
 
-# Quiet time before working ahead; typing at 10 characters a second never lets it start.
-IDLE_WORK_DELAY_S = 0.3
 # An inference engine that could not be reached at start is tried again on a request at most
 # this often: editors are often started before the engine.
 ENGINE_RETRY_S = 5.0
 
-IdleJob = Callable[[CompletionEngine, threading.Event], None]
 ENGINE_SETTINGS = (
     "model",
     "template",
@@ -88,9 +80,7 @@ class FimServer(LanguageServer):
         self._engine_task: asyncio.Task[None] | None = None
         self._engine_wanted = 0  # counts engine (re)loads asked for; the newest one is loaded
         self._engine_retry_at: float | None = None  # when an unreachable engine is tried again
-        self._in_flight: threading.Event | None = None  # the running request's cancel
-        self._idle_cancel = threading.Event()
-        self._idle_tasks: set[asyncio.Task[None]] = set()
+        self.scheduler = Scheduler(lambda: self.engine)
         self.recent_documents = RecentDocuments()
         self._last_request_fault: str | None = None
 
@@ -188,29 +178,6 @@ class FimServer(LanguageServer):
         if isinstance(error, BackendError):
             self._engine_retry_at = time.monotonic() + ENGINE_RETRY_S
 
-    # work ahead ----------------------------------------------------------------------------
-
-    def work_when_idle(self, job: IdleJob) -> None:
-        """Run ``job`` after a quiet moment, replacing any job not yet done."""
-        self._idle_cancel.set()
-        cancel = threading.Event()
-        self._idle_cancel = cancel
-        task = asyncio.get_running_loop().create_task(self._run_idle_job(job, cancel))
-        self._idle_tasks.add(task)
-        task.add_done_callback(self._idle_tasks.discard)
-
-    async def _run_idle_job(self, job: IdleJob, cancel: threading.Event) -> None:
-        await asyncio.sleep(IDLE_WORK_DELAY_S)
-        engine = self.engine
-        if cancel.is_set() or engine is None:
-            return
-        try:
-            await asyncio.to_thread(job, engine, cancel)
-        except BackendError as error:  # an engine over HTTP that is down: said in one line
-            log.warning("work ahead failed: %s", error)
-        except Exception:  # work ahead is optional; its faults must not reach the editor
-            log.exception("work ahead failed")
-
     def open_document(self, uri: str) -> TextDocument | None:
         """The document the editor opened at ``uri``; never one read from disk. pygls keys
         documents by the %-decoded URI, which editors send encoded (``my%20proj``)."""
@@ -278,7 +245,7 @@ class FimServer(LanguageServer):
         """The suggestion at ``position``; any newer request cancels this one: the editor has
         one cursor, and a request elsewhere means the user has moved on (the model runs one
         request at a time, so the new one would otherwise wait for the old)."""
-        self._idle_cancel.set()
+        self.scheduler.stop_work_ahead()
         self.recent_documents.touch(document_key(uri), position.line)
         engine = self.engine
         if engine is None:
@@ -289,9 +256,18 @@ class FimServer(LanguageServer):
         request = await asyncio.to_thread(request_from, snapshot) if snapshot else None
         if request is None:
             return None
-        completion = await self._run_newest_wins(engine, request)
-        self.work_when_idle(partial(_after_answer, request, completion))
-        return None if completion is None else (request.text, completion)
+        try:
+            completion = await self.scheduler.run_newest_wins(engine, request)
+        except BackendError as error:  # e.g. an engine over HTTP that is down or refuses
+            self._report_request_fault(str(error))
+            return None
+        self._last_request_fault = None
+        self.scheduler.work_when_idle(
+            lambda engine, cancel: engine.work_ahead_after(request, completion, cancel)
+        )
+        if completion is None or not completion.text:
+            return None
+        return request.text, completion
 
     def _retry_engine(self) -> None:
         """An engine that was down at start may be up now (a missing model file is not
@@ -310,26 +286,6 @@ class FimServer(LanguageServer):
         self._last_request_fault = fault
         self.tell_user(types.MessageType.Warning, f"lsp-fim: no suggestion: {fault}")
 
-    async def _run_newest_wins(
-        self, engine: CompletionEngine, request: CompletionRequest
-    ) -> Completion | None:
-        if self._in_flight is not None:
-            self._in_flight.set()
-        cancel = self._in_flight = threading.Event()
-        try:
-            completion = await asyncio.to_thread(engine.complete, request, cancel)
-        except BackendError as error:  # e.g. an engine over HTTP that is down or refuses
-            self._report_request_fault(str(error))
-            return None
-        except asyncio.CancelledError:
-            cancel.set()
-            raise
-        finally:
-            if self._in_flight is cancel:
-                self._in_flight = None
-        self._last_request_fault = None
-        return completion
-
 
 def document_key(uri: str) -> str:
     """One key per document however its URI is escaped: pygls's own (it unquotes once)."""
@@ -342,22 +298,6 @@ def _name_in(root: str | None, path: str) -> str:
     if root and os.path.commonpath([root, os.path.abspath(path)]) == root:
         return os.path.relpath(path, root)
     return os.path.basename(path)
-
-
-def _after_answer(
-    request: CompletionRequest,
-    completion: Completion | None,
-    engine: CompletionEngine,
-    cancel: threading.Event,
-) -> None:
-    """Ahead of the next keystroke: the suggestion after accepting this one, or else the exact
-    prompt here (typing leaves the far suffix only approximately cached)."""
-    if completion is None:
-        engine.prefill(request, cancel)
-        return
-    accepted = request.text[: completion.start] + completion.text + request.text[completion.end :]
-    cursor = completion.start + len(completion.text)
-    engine.complete_ahead(replace(request, text=accepted, offset=cursor), cancel)
 
 
 class EngineProgress:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from scripted import PlainTemplate, ScriptedBackend
 
 from lsp_fim.config import Settings
-from lsp_fim.engine import CompletionEngine, CompletionRequest
+from lsp_fim.engine import Completion, CompletionEngine, CompletionRequest
 from lsp_fim.related_files import RelatedDocument
 from lsp_fim.scope import StopReason
 from lsp_fim.templates import load_template
@@ -19,6 +19,11 @@ LINES = ["x = 1\n", "y = 2\n", "z = 3\n", "w = 4\n"]
 def engine_with(settings: Settings, seconds_per_piece: float = 0.0) -> CompletionEngine:
     backend = ScriptedBackend({"def f": LINES}, seconds_per_piece)
     return CompletionEngine(backend, PlainTemplate(), settings)
+
+
+def nothing(completion: Completion | None) -> bool:
+    """An answer with nothing to show (the engine still returns its stats)."""
+    return completion is not None and completion.text == ""
 
 
 def request() -> CompletionRequest:
@@ -78,10 +83,10 @@ def test_other_files_reach_the_prompt_in_the_repository_form() -> None:
         settings = Settings(context_file_tokens=context_file_tokens)
         return CompletionEngine(backend, load_template("qwen2.5-coder"), settings)
 
-    assert engine(512).complete(alone) is None  # the scripted model knows nothing without it
+    assert nothing(engine(512).complete(alone))  # the scripted model knows nothing without it
     completion = engine(512).complete(related)
     assert completion is not None and completion.text == "frobnicate("
-    assert engine(0).complete(related) is None
+    assert nothing(engine(0).complete(related))
 
 
 def test_an_answer_made_without_other_files_is_not_reused_with_them() -> None:
@@ -90,7 +95,7 @@ def test_an_answer_made_without_other_files_is_not_reused_with_them() -> None:
     text = "import helpers\n\nhelpers."
     alone = CompletionRequest(text, len(text), "python", "/p/main.py", "main.py", "p")
     related = (RelatedDocument("lib/helpers.py", "def frobnicate(w):\n    pass\n", 0),)
-    assert engine.complete(alone) is None
+    assert nothing(engine.complete(alone))
     completion = engine.complete(replace(alone, related=related))
     assert completion is not None and not completion.from_cache
     assert completion.text == "frobnicate("
@@ -101,7 +106,9 @@ def test_nothing_whole_within_the_time_limit_is_not_remembered() -> None:
     the model, not an empty answer remembered from that moment."""
     backend = ScriptedBackend({"def f": ["x", " = ", "1\n"]}, seconds_per_piece=0.2)
     engine = CompletionEngine(backend, PlainTemplate(), Settings(max_generate_ms=50))
-    assert engine.complete(request()) is None
+    empty = engine.complete(request())
+    assert empty is not None and empty.text == ""
+    assert empty.stats.generated_tokens > 0  # an empty answer still says what the model did
     backend.seconds_per_piece = 0.0  # the machine is idle again
     again = engine.complete(request())
     assert again is not None and again.text == "x = 1" and not again.from_cache

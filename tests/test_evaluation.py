@@ -222,9 +222,10 @@ def test_modes_run_back_to_back_and_empty_suggestions_still_count_tokens() -> No
         ("two", "indent"),
     ]
     assert attempts[0].text == "    return 1"
+    # An empty suggestion keeps its stop reason too (the engine returns its stats).
     assert (attempts[2].text, attempts[2].stop_reason, attempts[2].generated_tokens) == (
         "",
-        None,
+        "eos",
         2,
     )
     assert engine.backend.resets == len(attempts)  # type: ignore[attr-defined]

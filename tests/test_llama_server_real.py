@@ -100,7 +100,9 @@ def test_an_engine_killed_mid_stream_and_restarted_serves_the_editor_again(
         finally:
             first.process.kill()
         with engine():
-            again = client.wait_for_answer(client.inline_completion(uri, 4, 4), 120)
+            short = {"maxTokens": 24, "scopeStop": True}  # a busy machine must not matter
+            client.notify("workspace/didChangeConfiguration", {"settings": {"lspFim": short}})
+            again = client.wait_for_answer(client.inline_completion(uri, 4, 4), 180)
             assert again["result"] and again["result"]["items"][0]["insertText"].strip()
         client.shutdown()
         process.kill()
