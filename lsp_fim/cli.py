@@ -6,12 +6,21 @@ import argparse
 import json
 import logging
 import sys
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import Field, fields
 from pathlib import Path
 from typing import Any
 
 from lsp_fim import __version__
-from lsp_fim.config import BACKENDS, Settings, env_var_name
+from lsp_fim.config import (
+    COMPLETE,
+    SERVE,
+    Flag,
+    Setting,
+    Settings,
+    declaration,
+    declared_default,
+)
 from lsp_fim.engine import Completion, CompletionRequest, load_engine
 from lsp_fim.languages import language_id_for_path
 from lsp_fim.logging_setup import setup_logging
@@ -33,8 +42,7 @@ def _serve(args: argparse.Namespace) -> int:
     from lsp_fim.server import create_server
     from lsp_fim.transport import is_loopback
 
-    settings = Settings(model=args.model) if args.model else Settings()
-    server = create_server(_with_backend_flags(settings, args))
+    server = create_server(_settings_from_flags(args))
     if args.tcp:
         host, port = args.tcp
         if not is_loopback(host) and not args.allow_remote:
@@ -53,40 +61,66 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_backend_flags(settings: Settings, args: argparse.Namespace) -> Settings:
-    """The backend flags given replace those settings (an editor's own settings still win)."""
-    return replace(
-        settings,
-        backend=args.backend or settings.backend,
-        backend_url=args.backend_url or settings.backend_url,
-        backend_model=args.backend_model or settings.backend_model,
-        api_key_env=args.api_key_env or settings.api_key_env,
-    )
+def _flagged_fields(command: str) -> list[Field[Any]]:
+    """The settings with a flag in ``command`` (declared in :mod:`lsp_fim.config`)."""
+    return [
+        settings_field
+        for settings_field in fields(Settings)
+        if (flag := declaration(settings_field).flag) is not None and command in flag.commands
+    ]
 
 
-def _add_backend_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--backend", choices=BACKENDS, help="inference backend (default: llama-cpp, in-process)"
-    )
-    parser.add_argument(
-        "--backend-url", help="address of an HTTP engine (llama-server default: 127.0.0.1:8080)"
-    )
-    parser.add_argument("--backend-model", help="model name sent to an OpenAI-compatible server")
-    parser.add_argument(
-        "--api-key-env",
-        metavar="VAR",
-        type=_env_var_name,
-        help="NAME of the environment variable holding the engine's API key",
-    )
+def _add_setting_arguments(parser: argparse.ArgumentParser, command: str) -> None:
+    """``--NAME`` for each setting with a flag in ``command``; ``--no-NAME`` turns a boolean
+    one off. Unset, a flag is None and leaves the setting's default."""
+    for settings_field in _flagged_fields(command):
+        setting = declaration(settings_field)
+        assert setting.flag is not None
+        dashed = settings_field.name.replace("_", "-")
+        help_text = setting.flag.help.format(default=declared_default(settings_field))
+        if isinstance(settings_field.default, bool):
+            parser.add_argument(
+                f"--no-{dashed}",
+                dest=settings_field.name,
+                action="store_const",
+                const=not settings_field.default,
+                help=help_text,
+            )
+            continue
+        parser.add_argument(
+            f"--{dashed}",
+            dest=settings_field.name,
+            metavar=setting.flag.metavar,
+            choices=setting.choices,
+            type=setting.flag.type if setting.choices else _argument_type(setting, setting.flag),
+            help=help_text,
+        )
 
 
-def _env_var_name(value: str) -> str:
-    """argparse shows an ArgumentTypeError's message alone, without the value: a key given
-    here by mistake is not printed again."""
-    try:
-        return env_var_name(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+def _argument_type(setting: Setting, flag: Flag) -> Callable[[str], Any]:
+    """A flag's value is checked as the setting's is on the wire. argparse shows an
+    ArgumentTypeError's message alone, without the value: a key given as ``--api-key-env``
+    by mistake is not printed again."""
+
+    def checked(text: str) -> Any:
+        value = flag.type(text)  # a ValueError here: argparse says "invalid int value: 'x'"
+        try:
+            return setting.parse(value)
+        except ValueError as error:
+            shown = f" (got {text!r})" if setting.echoed else ""
+            raise argparse.ArgumentTypeError(f"{error}{shown}") from None
+
+    checked.__name__ = getattr(flag.type, "__name__", "")
+    return checked
+
+
+def _settings_from_flags(args: argparse.Namespace) -> Settings:
+    """The settings the command's flags give (an editor's own settings still win)."""
+    given = {
+        settings_field.name: getattr(args, settings_field.name)
+        for settings_field in _flagged_fields(args.command)
+    }
+    return Settings(**{name: value for name, value in given.items() if value is not None})
 
 
 def _completion_json(text: str, completion: Completion | None, template: str) -> dict[str, Any]:
@@ -135,13 +169,7 @@ def _complete(args: argparse.Namespace) -> int:
         print(f"lsp-fim: {path}: line {args.line} holds a secret: no suggestion", file=sys.stderr)
         return 2
     text, offset = redacted
-    settings = Settings(model=args.model, template=args.template, scope_stop=not args.no_scope_stop)
-    settings = _with_backend_flags(settings, args)
-    if args.max_tokens:
-        settings = replace(settings, max_tokens=args.max_tokens)
-    if args.max_generate_ms is not None:
-        settings = replace(settings, max_generate_ms=args.max_generate_ms)
-    engine = load_engine(settings, progress=None)
+    engine = load_engine(_settings_from_flags(args), progress=None)
     request = CompletionRequest(text, offset, language_id_for_path(str(path)), str(path.resolve()))
     completion = engine.complete(request)
     if args.json:
@@ -187,8 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow --tcp on an address other machines can reach (no authentication!)",
     )
-    serve.add_argument("--model", help="GGUF path, known name or hub repo id")
-    _add_backend_arguments(serve)
+    _add_setting_arguments(serve, SERVE)
     serve.set_defaults(handler=_serve)
 
     complete = commands.add_parser("complete", help="complete one position and print it")
@@ -198,16 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--character", type=int, required=True, help="0-based column, in characters"
     )
     complete.add_argument("--json", action="store_true", help="print text, range, timings, stop")
-    complete.add_argument("--model", help="GGUF path, known name or hub repo id")
-    complete.add_argument("--template", help="FIM template name or .toml file (default: auto)")
-    complete.add_argument("--max-tokens", type=int, help="most tokens to generate (default 128)")
-    complete.add_argument(
-        "--max-generate-ms",
-        type=int,
-        help="stop generating after this many ms, keeping whole lines (default 500; 0: no limit)",
-    )
-    complete.add_argument("--no-scope-stop", action="store_true", help="disable the scope stop")
-    _add_backend_arguments(complete)
+    _add_setting_arguments(complete, COMPLETE)
     complete.set_defaults(handler=_complete)
 
     model = commands.add_parser("model", help="manage cached models")

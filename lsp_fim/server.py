@@ -37,7 +37,7 @@ from pygls.workspace import TextDocument
 
 from lsp_fim import __version__, transport
 from lsp_fim.backends.base import BackendError
-from lsp_fim.config import Settings, settings_from_wire
+from lsp_fim.config import Settings, engine_reload_needed, settings_from_wire
 from lsp_fim.document_request import DocumentSnapshot, OtherDocument, request_from, usable
 from lsp_fim.engine import Completion, CompletionEngine, load_engine
 from lsp_fim.models import ModelStoreError
@@ -53,16 +53,6 @@ log = logging.getLogger(__name__)
 # An inference engine that could not be reached at start is tried again on a request at most
 # this often: editors are often started before the engine.
 ENGINE_RETRY_S = 5.0
-
-ENGINE_SETTINGS = (
-    "model",
-    "template",
-    "threads",
-    "backend",
-    "backend_url",
-    "backend_model",
-    "api_key_env",
-)
 
 
 class FimServer(LanguageServer):
@@ -117,9 +107,7 @@ class FimServer(LanguageServer):
         )
         for problem in problems:
             self.tell_user(types.MessageType.Warning, f"lsp-fim: {problem}")
-        reload = any(
-            getattr(settings, name) != getattr(self.settings, name) for name in ENGINE_SETTINGS
-        )
+        reload = engine_reload_needed(self.settings, settings)
         self.settings = settings
         if self.engine is not None and not reload:
             self.engine.update_settings(settings)
