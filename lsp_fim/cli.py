@@ -174,7 +174,7 @@ def _complete(args: argparse.Namespace) -> int:
     completion = engine.complete(request)
     if args.json:
         print(json.dumps(_completion_json(text, completion, engine.template.name), indent=2))
-    elif completion is not None:
+    elif completion is not None and completion.text:
         print(completion.text)
     return 0
 
