@@ -10,7 +10,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from lsp_fim.config import wire_name
+from lsp_fim.config import Settings, wire_name
 from lsp_fim.document_request import DocumentSnapshot, request_from
 from lsp_fim.documents import use_lsp_lines
 from lsp_fim.engine import CompletionEngine
@@ -151,3 +151,11 @@ def register(server: FimServer) -> None:
     )
     server.feature(STATS_REQUEST)(on_stats)
     server.feature(DOCUMENT_TEXT_REQUEST)(on_document_text)
+
+
+def create_server(settings: Settings | None = None) -> FimServer:
+    """The server with every handler registered. ``settings``: the command line's, which an
+    editor's settings override and ``null`` puts back."""
+    server = FimServer(settings or Settings())
+    register(server)
+    return server

@@ -328,13 +328,3 @@ class EngineProgress:
             )
             self._server.work_done_progress.tokens.pop(self._token, None)
             self._active = False
-
-
-def create_server(settings: Settings | None = None) -> FimServer:
-    """``settings``: the command line's, which an editor's settings override and ``null``
-    puts back."""
-    from lsp_fim import handlers
-
-    server = FimServer(settings or Settings())
-    handlers.register(server)
-    return server

@@ -154,7 +154,7 @@ def test_loopback_addresses() -> None:
 
 async def test_handled_notifications_leave_nothing_behind() -> None:
     """pygls kept a future for every didOpen/didChange/didClose: memory grew with each."""
-    from lsp_fim.server import create_server
+    from lsp_fim.handlers import create_server
 
     server = create_server()
     protocol = server.protocol
