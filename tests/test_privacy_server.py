@@ -6,12 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from lsprotocol import types
-from pygls.workspace import Workspace
-
-from lsp_fim.config import Settings
-from lsp_fim.document_request import request_from
-from lsp_fim.engine import CompletionRequest
-from lsp_fim.server import FimServer
+from offline_server import request_at, server_with
 
 ROOT = "/tmp/lsp_fim_privacy_server/ws"
 OUTSIDE = "/tmp/lsp_fim_privacy_server/outside"
@@ -21,17 +16,6 @@ APP = (
     f'TOKEN = "{TOKEN}"\n'
     "x = helpers.count([])\n"
 )
-
-
-def server_with(documents: dict[str, str], root: str | None = ROOT) -> FimServer:
-    server = FimServer(Settings())
-    server.protocol._workspace = Workspace(f"file://{root}" if root else None)
-    for path, text in documents.items():
-        uri = f"file://{path}"
-        item = types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)
-        server.workspace.put_text_document(item)
-        server.recent_documents.touch(uri, 0)
-    return server
 
 
 def documents() -> dict[str, str]:
@@ -45,7 +29,7 @@ def documents() -> dict[str, str]:
 
 
 def test_context_only_from_allowed_files_in_the_workspace_with_secrets_redacted() -> None:
-    server = server_with(documents())
+    server = server_with(documents(), ROOT)
     request = request_at(server, f"file://{ROOT}/app.py", types.Position(5, 4))
     assert request is not None
     assert [document.name for document in request.related] == ["shapes.py", "notes.py"]
@@ -55,7 +39,7 @@ def test_context_only_from_allowed_files_in_the_workspace_with_secrets_redacted(
 
 
 def test_the_exclude_setting_adds_to_the_deny_list() -> None:
-    server = server_with(documents())
+    server = server_with(documents(), ROOT)
     server.settings = replace(server.settings, exclude=("notes.*",))
     request = request_at(server, f"file://{ROOT}/app.py", types.Position(5, 4))
     assert request is not None and [document.name for document in request.related] == ["shapes.py"]
@@ -74,12 +58,6 @@ def test_workspace_folders_count_as_the_workspace() -> None:
 
 
 def test_no_request_in_a_denied_file_nor_on_a_secret_line() -> None:
-    server = server_with(documents())
+    server = server_with(documents(), ROOT)
     assert request_at(server, f"file://{ROOT}/secrets.yaml", types.Position(0, 5)) is None
     assert request_at(server, f"file://{ROOT}/app.py", types.Position(4, 10)) is None
-
-
-def request_at(server: FimServer, uri: str, position: types.Position) -> CompletionRequest | None:
-    """The request the server would run (its two steps, on one thread here)."""
-    snapshot = server.document_snapshot(uri, position)
-    return request_from(snapshot) if snapshot is not None else None
