@@ -40,7 +40,7 @@ def _tcp_address(value: str) -> tuple[str, int]:
 
 def _serve(args: argparse.Namespace) -> int:
     from lsp_fim.handlers import create_server
-    from lsp_fim.transport import is_loopback
+    from lsp_fim.loopback import is_loopback
 
     server = create_server(_settings_from_flags(args))
     if args.tcp:

@@ -16,7 +16,6 @@ every connection replace the previous client's writer, so a second connection (o
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 import os
@@ -49,7 +48,6 @@ HEADER = re.compile(rb"^(content-length|content-type)\s*:", re.IGNORECASE)
 CONTENT_LENGTH = re.compile(rb"content-length\s*:\s*(\d{1,12})\s*$", re.IGNORECASE)
 # Where a message starts inside text that was read as another message's body.
 NEXT_FRAME = re.compile(rb"Content-Length: \d+\r\n")
-IS_LOOPBACK_NAME = ("localhost", "ip6-localhost")
 # A connection must say who it is this soon, or it is closed.
 FIRST_LINE_TIMEOUT_S = 10.0
 
@@ -391,13 +389,3 @@ async def _serve_tcp(
     log.info("listening on %s", addresses)
     async with server:
         await listener.session_ended.wait()
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine only (127.0.0.0/8, ::1, localhost)."""
-    if host.lower() in IS_LOOPBACK_NAME:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

@@ -19,8 +19,9 @@ from lsp_fim.backends.base import (
     GenerationRequest,
     GenerationStats,
 )
-from lsp_fim.backends.http_engines import is_loopback, open_http_backend
+from lsp_fim.backends.http_engines import open_http_backend
 from lsp_fim.config import Settings
+from lsp_fim.loopback import is_loopback
 from lsp_fim.templates import load_template
 
 KEY_VARIABLE = "LSP_FIM_TEST_SECRET_KEY"

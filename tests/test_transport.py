@@ -12,6 +12,7 @@ import pytest
 from pygls.lsp.server import LanguageServer
 
 from lsp_fim import transport
+from lsp_fim.loopback import is_loopback
 from lsp_fim.transport import FrameReader, FramingError, StdinSource, serve_messages
 
 
@@ -148,8 +149,8 @@ async def test_what_is_not_json_rpc_gets_invalid_request(message: Any) -> None:
 
 
 def test_loopback_addresses() -> None:
-    assert all(map(transport.is_loopback, ["127.0.0.1", "127.8.9.1", "::1", "[::1]", "localhost"]))
-    assert not any(map(transport.is_loopback, ["0.0.0.0", "::", "192.168.1.4", "example.org"]))
+    assert all(map(is_loopback, ["127.0.0.1", "127.8.9.1", "::1", "[::1]", "localhost"]))
+    assert not any(map(is_loopback, ["0.0.0.0", "::", "192.168.1.4", "example.org"]))
 
 
 async def test_handled_notifications_leave_nothing_behind() -> None:

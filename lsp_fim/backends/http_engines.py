@@ -3,7 +3,6 @@ the module that speaks its API."""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 
@@ -13,6 +12,7 @@ from lsp_fim.backends.http_stream import EngineAddress
 from lsp_fim.backends.llama_server import open_llama_server
 from lsp_fim.backends.openai_completions import open_openai_completions
 from lsp_fim.config import Settings
+from lsp_fim.loopback import is_loopback
 from lsp_fim.templates import FimTemplate
 
 log = logging.getLogger(__name__)
@@ -74,16 +74,3 @@ def _refuse_plain_http_off_this_machine(address: EngineAddress) -> None:
             "(127.0.0.1, ::1, localhost) such as an SSH tunnel's"
         )
 
-
-def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 (also as ::ffff:127.x.x.x) and ``localhost``, which resolvers keep on
-    this machine (RFC 6761); other names could resolve anywhere."""
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
