@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import lsp_fim
+from bench.cold import start_cold
 from lsp_fim.backends.kv_reuse import common_prefix_length
 from lsp_fim.config import Settings, wire_name
 from lsp_fim.engine import CompletionRequest, EngineCounters, request_window
@@ -773,7 +774,7 @@ def cold_suggestions(settings: Settings, states: Sequence[BenchState]) -> list[s
     engine = load_engine(settings)
     suggestions = []
     for state in states:
-        engine.backend.reset_cache()
+        start_cold(engine.backend)
         engine.update_settings(engine.settings)  # forgets remembered suggestions
         completion = engine.complete(
             CompletionRequest(state.text, state.offset, state.language_id, state.path)

@@ -190,12 +190,6 @@ def _model(args: argparse.Namespace) -> int:
     return 0
 
 
-def _eval(args: argparse.Namespace) -> int:
-    from lsp_fim.evaluation import run_eval
-
-    return run_eval(args)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lsp-fim", description=__doc__)
     parser.add_argument("--version", action="version", version=f"lsp-fim {__version__}")
@@ -235,17 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--force", action="store_true", help="download again even if cached")
     model_commands.add_parser("list", help="known models and what is cached")
     model.set_defaults(handler=_model)
-
-    evaluation = commands.add_parser("eval", help="run the FIM quality harness")
-    _add_eval_arguments(evaluation)
-    evaluation.set_defaults(handler=_eval)
     return parser
-
-
-def _add_eval_arguments(parser: argparse.ArgumentParser) -> None:
-    from lsp_fim.evaluation import add_eval_arguments
-
-    add_eval_arguments(parser)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,7 @@ from lsp_fim.languages import language_for
 from lsp_fim.models import ProgressCallback, resolve_model
 from lsp_fim.postprocess import finish_suggestion
 from lsp_fim.related_files import RelatedDocument
-from lsp_fim.scope import GuardMode, StopDecision, StopReason, make_guard
+from lsp_fim.scope import GuardFactory, StopDecision, StopReason, no_guard, scope_guard
 from lsp_fim.suggestion_cache import SuggestionCache
 from lsp_fim.templates import ContextFile, FimTemplate
 
@@ -117,12 +117,22 @@ class CompletionEngine:
     the suggestion cache are replaced together, whole, by ``update_settings`` (one reference
     each, read once per request, so a request finishes with the settings it started with and
     never fills the new cache with an answer made under the old ones); the cache guards its
-    entries with its own lock; ``counters`` change only under ``_counting``."""
+    entries with its own lock; ``counters`` change only under ``_counting``.
 
-    def __init__(self, backend: Backend, template: FimTemplate, settings: Settings) -> None:
+    ``guards`` replaces the stop rule the settings choose (``scopeStop``): benchmarks measure
+    other rules through this same request path."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        template: FimTemplate,
+        settings: Settings,
+        guards: GuardFactory | None = None,
+    ) -> None:
         self.backend = backend
         self.template = template
         self.settings = settings
+        self._guards = guards
         self.counters = EngineCounters()
         self._counting = threading.Lock()
         self._suggestions = SuggestionCache()
@@ -144,11 +154,10 @@ class CompletionEngine:
         self,
         request: CompletionRequest,
         cancel: threading.Event | None = None,
-        guard_mode: GuardMode | None = None,
     ) -> Completion | None:
         """The suggestion at the cursor; its text is empty when nothing is worth showing (its
         stats still say what the model did). None when cancelled or not wanted here."""
-        completion = self._complete(request, cancel or threading.Event(), guard_mode)
+        completion = self._complete(request, cancel or threading.Event())
         with self._counting:
             self.counters.requests += 1
             self.counters.from_cache += completion is not None and completion.from_cache
@@ -170,7 +179,7 @@ class CompletionEngine:
     def complete_ahead(self, request: CompletionRequest, cancel: threading.Event) -> None:
         """Compute and remember the suggestion for a state the user is likely to reach next
         (after accepting the one shown), so that it is answered from the cache."""
-        self._complete(request, cancel, None, background=True)
+        self._complete(request, cancel, background=True)
 
     def prefill(self, request: CompletionRequest, cancel: threading.Event) -> None:
         """Put the exact prompt for ``request`` in the model's cache, for the next keystroke."""
@@ -207,7 +216,6 @@ class CompletionEngine:
         self,
         request: CompletionRequest,
         cancel: threading.Event,
-        guard_mode: GuardMode | None,
         background: bool = False,
     ) -> Completion | None:
         """The suggestion, possibly empty; None when cancelled or not wanted here."""
@@ -216,10 +224,9 @@ class CompletionEngine:
             return None
         started = time.perf_counter()
         prefix, suffix = request.text[: request.offset], request.text[request.offset :]
-        mode = guard_mode or ("scope" if settings.scope_stop else "raw")
         # Other files are context too: an answer made without them is not one made with them.
         # Their snippets follow from the documents, whose hash costs nothing once known.
-        cache_key = f"{mode}:{request.path or ''}:{hash(request.related)}"
+        cache_key = f":{request.path or ''}:{hash(request.related)}"
         if (cached := suggestions.lookup(cache_key, prefix, suffix)) is not None:
             log.info("complete path=%s from cache chars=%d", request.path, len(cached.text))
             total_ms = (time.perf_counter() - started) * 1000
@@ -233,7 +240,8 @@ class CompletionEngine:
             )
         prompt = self._prompt(request, self._related_snippets(request, settings), settings)
         language = language_for(request.language_id, request.path)
-        guard = make_guard(mode, language, prefix, suffix)
+        guards = self._guards or (scope_guard if settings.scope_stop else no_guard)
+        guard = guards(language, prefix, suffix)
         stats = GenerationStats()
         generation = GenerationRequest(
             prompt, settings.max_tokens, self.template.stop, cancel, background=background

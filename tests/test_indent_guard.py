@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bench.peers import IndentGuard, cursor_line_indent, without_duplicate_suffix_lines
 from lsp_fim.scope.contract import StopDecision, StopReason
-from lsp_fim.scope.indent import IndentGuard, cursor_line_indent, without_duplicate_suffix_lines
 
 PREFIX = "def f():\n    x = 1\n    "
 SUFFIX = "return x\n"  # the cursor's line reads "    return x": n_indent is 4

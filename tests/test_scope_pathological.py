@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lsp_fim.scope import hole, make_guard
+from lsp_fim.scope import hole, scope_guard
 
 
 def test_ten_thousand_nested_brackets_are_read_in_linear_work(
@@ -21,7 +21,7 @@ def test_ten_thousand_nested_brackets_are_read_in_linear_work(
         return real(indices, supplied)
 
     monkeypatch.setattr(hole, "_unsupplied", counted)
-    guard = make_guard("scope", "python", "v = " + "[" * 10_000, "]" * 10_000 + "\n")
+    guard = scope_guard("python", "v = " + "[" * 10_000, "]" * 10_000 + "\n")
     assert guard.feed("1") is None
     assert 0 < calls <= 2 * 10_000
 

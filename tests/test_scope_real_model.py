@@ -9,7 +9,7 @@ import pytest
 
 from lsp_fim.config import Settings
 from lsp_fim.engine import CompletionEngine, CompletionRequest, load_engine
-from lsp_fim.scope import GuardMode, StopReason
+from lsp_fim.scope import StopReason, no_guard
 
 pytestmark = pytest.mark.model
 
@@ -25,25 +25,28 @@ def engine(model_path: Path) -> CompletionEngine:
     return load_engine(Settings(model=str(model_path), max_tokens=128, max_generate_ms=0))
 
 
-def complete(
-    engine: CompletionEngine, text: str, offset: int, mode: GuardMode = "scope"
-) -> tuple[str, StopReason, int]:
-    completion = engine.complete(
-        CompletionRequest(text, offset, "python", f"/tmp/scope_real_{mode}.py"),
-        guard_mode=mode,
-    )
+@pytest.fixture(scope="module")
+def raw_engine(engine: CompletionEngine) -> CompletionEngine:
+    """The same model without a stop rule."""
+    return CompletionEngine(engine.backend, engine.template, engine.settings, guards=no_guard)
+
+
+def complete(engine: CompletionEngine, text: str, offset: int) -> tuple[str, StopReason, int]:
+    completion = engine.complete(CompletionRequest(text, offset, "python", "/tmp/scope_real.py"))
     assert completion is not None
     return completion.text, completion.stop_reason, completion.stats.generated_tokens
 
 
-def test_norm_body_stops_before_the_existing_return(engine: CompletionEngine) -> None:
+def test_norm_body_stops_before_the_existing_return(
+    engine: CompletionEngine, raw_engine: CompletionEngine
+) -> None:
     offset = NORM.index("    \n    return r") + 4
     text, reason, generated = complete(engine, NORM, offset)
     assert "return" not in text
     assert "def " not in text
     assert reason in {StopReason.SUFFIX_REPEAT, StopReason.NEW_SIBLING, StopReason.SCOPE_CLOSED}
     ast.parse(NORM[:offset] + text + NORM[offset:])
-    raw_text, _, raw_generated = complete(engine, NORM, offset, "raw")
+    raw_text, _, raw_generated = complete(raw_engine, NORM, offset)
     assert "def " in raw_text, "the raw model runs on into new functions"
     assert generated < raw_generated / 3
 

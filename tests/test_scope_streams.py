@@ -8,7 +8,7 @@ from itertools import cycle
 
 import pytest
 
-from lsp_fim.scope import StopReason, make_guard
+from lsp_fim.scope import StopReason, scope_guard
 
 PIECE_SIZES = (2, 3, 4)
 
@@ -27,7 +27,7 @@ def play(
     suggestion: str,
     ended: StopReason = StopReason.EOS,
 ) -> Played:
-    guard = make_guard("scope", language, prefix, suffix)
+    guard = scope_guard(language, prefix, suffix)
     fed = 0
     for size in cycle(PIECE_SIZES):
         if fed >= len(suggestion):
@@ -56,7 +56,7 @@ def test_per_feed_cost_on_a_two_thousand_line_file(capsys: pytest.CaptureFixture
     prefix, suffix = document[:cursor], document[cursor:]
     suggestion = "    total = max(total, 0)\n    return total\n\n\ndef g(items):\n    pass\n"
     started = time.perf_counter()
-    guard = make_guard("scope", "python", prefix, suffix)
+    guard = scope_guard("python", prefix, suffix)
     setup_ms = (time.perf_counter() - started) * 1000
     costs_ms: list[float] = []
     for end in range(1, len(suggestion) + 1):

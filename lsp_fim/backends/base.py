@@ -102,9 +102,6 @@ class Backend(Protocol):
     def count_tokens(self, text: str) -> int:
         """Model tokens in ``text``; used to budget the context windows."""
 
-    def reset_cache(self) -> None:
-        """Forget cached prompt state, so the next generation starts cold and reproducible."""
-
     def prefill(self, prompt: FimPrompt, cancel: threading.Event, stats: GenerationStats) -> bool:
         """Evaluate ``prompt`` ahead of the request that will need it; False if cancelled."""
 

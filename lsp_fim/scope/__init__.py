@@ -5,16 +5,17 @@ The engine feeds every streamed prefix of the suggestion to a guard; the guard a
 backend right there instead of trimming after the token limit.
 """
 
-from lsp_fim.scope.contract import GuardMode, NoGuard, StopDecision, StopGuard, StopReason
-from lsp_fim.scope.guard import make_guard
+from lsp_fim.scope.contract import GuardFactory, NoGuard, StopDecision, StopGuard, StopReason
+from lsp_fim.scope.guard import no_guard, scope_guard
 from lsp_fim.scope.profiles import supported_languages
 
 __all__ = [
-    "GuardMode",
+    "GuardFactory",
     "NoGuard",
     "StopDecision",
     "StopGuard",
     "StopReason",
-    "make_guard",
+    "no_guard",
+    "scope_guard",
     "supported_languages",
 ]

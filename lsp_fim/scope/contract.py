@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal, Protocol
-
-GuardMode = Literal["raw", "indent", "scope"]
+from typing import Protocol
 
 
 class StopReason(StrEnum):
@@ -35,6 +33,13 @@ class StopGuard(Protocol):
 
     def finish(self, generated: str, reason: StopReason) -> StopDecision:
         """Called once when the backend stopped by itself (end of stream or token limit)."""
+
+
+class GuardFactory(Protocol):
+    """Makes the guard for one request. The engine takes one, so that a benchmark can measure
+    another stop rule through the same request path."""
+
+    def __call__(self, language: str | None, prefix: str, suffix: str) -> StopGuard: ...
 
 
 class NoGuard:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from lsp_fim.languages import is_code
-from lsp_fim.scope.contract import GuardMode, NoGuard, StopGuard
+from lsp_fim.scope.contract import NoGuard, StopGuard
 from lsp_fim.scope.hole import read_hole
-from lsp_fim.scope.indent import IndentGuard
 from lsp_fim.scope.profiles import profile_for
 from lsp_fim.scope.scope_guard import ScopeGuard
 
@@ -13,19 +12,23 @@ from lsp_fim.scope.scope_guard import ScopeGuard
 GUARD_CONTEXT_CHARS = 32_000
 
 
-def make_guard(mode: GuardMode, language: str | None, prefix: str, suffix: str) -> StopGuard:
-    """The guard for one request; ``language`` is a canonical name from ``lsp_fim.languages``.
+def scope_guard(language: str | None, prefix: str, suffix: str) -> StopGuard:
+    """The scope stop for one request; ``language`` is a canonical name from
+    ``lsp_fim.languages``.
 
     A language without scope knowledge of its own gets the indentation-and-brackets fallback;
     prose gets no guard at all.
     """
-    if mode == "raw" or not is_code(language):
+    if not is_code(language):
         return NoGuard()
     prefix, suffix = around_cursor(prefix, suffix)
-    if mode == "indent":
-        return IndentGuard(prefix, suffix)
     profile = profile_for(language)
     return ScopeGuard(profile, read_hole(profile, prefix, suffix))
+
+
+def no_guard(language: str | None, prefix: str, suffix: str) -> StopGuard:
+    """``scopeStop: false``: the model stops by itself, at its token limit or a stop string."""
+    return NoGuard()
 
 
 def around_cursor(prefix: str, suffix: str) -> tuple[str, str]:

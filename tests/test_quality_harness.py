@@ -11,26 +11,14 @@ from pathlib import Path
 import pytest
 from scripted import PlainTemplate, ScriptedBackend
 
-from lsp_fim import evaluation
+import bench.quality.__main__ as harness
+from bench.quality.__main__ import add_arguments, run
+from bench.quality.report import Summary, ratios_to_raw, render_markdown, summarize
+from bench.quality.running import Attempt, run_tasks
+from bench.quality.scoring import exact_match, parses, passes_tests, score_attempts
+from bench.quality.tasks import Task, load_tasks, select_tasks
 from lsp_fim.config import Settings
 from lsp_fim.engine import CompletionEngine
-from lsp_fim.evaluation import (
-    Attempt,
-    Summary,
-    Task,
-    add_eval_arguments,
-    exact_match,
-    load_tasks,
-    parses,
-    passes_tests,
-    ratios_to_raw,
-    render_markdown,
-    run_eval,
-    run_tasks,
-    score_attempts,
-    select_tasks,
-    summarize,
-)
 
 CHECK = "\n\ndef check(candidate):\n    assert candidate(2) == 4\n\ncheck(double)\n"
 DOUBLE = Task("double", "python", "def double(x):\n", "", "    return 2 * x\n", CHECK)
@@ -95,7 +83,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    add_eval_arguments(parser)
+    add_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -245,11 +233,11 @@ def test_eval_command_writes_json_and_markdown_and_prints_the_table(
         loaded.append(settings)
         return scripted_engine(answers)
 
-    monkeypatch.setattr(evaluation, "load_engine", fake_load_engine)
+    monkeypatch.setattr(harness, "load_engine", fake_load_engine)
     out = tmp_path / "results"
     argv = ["--data", str(data_dir), "--out", str(out), "--model", "fake.gguf", "--threads", "1"]
     sets = ["--sets", "single-line,santacoder-python", "--modes", "raw", "--limit", "3"]
-    assert run_eval(parse_args([*argv, *sets])) == 0
+    assert run(parse_args([*argv, *sets])) == 0
     assert (loaded[0].model, loaded[0].threads) == ("fake.gguf", 1)
     report = json.loads((out / "quality.json").read_text())
     scores = {(row["dataset"], row["mode"]): row["score"] for row in report["summary"]}
@@ -279,5 +267,5 @@ def test_unknown_sets_modes_and_sizes_are_refused() -> None:
 
 
 def test_missing_data_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_eval(parse_args(["--data", str(tmp_path / "absent")])) == 2
+    assert run(parse_args(["--data", str(tmp_path / "absent")])) == 2
     assert "no evaluation data" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""The peers' stop rule, rebuilt as the ``indent`` baseline that ``scope`` is measured against.
+"""The peers' stop rule, rebuilt as the ``indent`` baseline that the scope stop is measured
+against (``python -m bench.quality``, ``bench/latency``).
 
 Both halves copy what users of those tools get today, quirks included, so that the comparison
 is with the real thing and not with a version tuned by us:
@@ -20,7 +21,9 @@ is with the real thing and not with a version tuned by us:
 
 from __future__ import annotations
 
-from lsp_fim.scope.contract import StopDecision, StopReason
+from lsp_fim.languages import is_code
+from lsp_fim.scope import NoGuard, StopDecision, StopGuard, StopReason
+from lsp_fim.scope.guard import around_cursor
 
 _INDENT_CHARS = " \t"
 
@@ -96,3 +99,11 @@ class IndentGuard:
         if len(without_repeats) < len(kept):
             reason = StopReason.SUFFIX_REPEAT
         return StopDecision(len(without_repeats), reason)
+
+
+def indent_guard(language: str | None, prefix: str, suffix: str) -> StopGuard:
+    """The peers' rule as the engine's guard factory: code only, over the text the scope stop
+    also reads, so the two rules see the same document."""
+    if not is_code(language):
+        return NoGuard()
+    return IndentGuard(*around_cursor(prefix, suffix))

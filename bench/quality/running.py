@@ -1,0 +1,87 @@
+"""Runs the tasks through the server's own completion path, once per stop mode."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bench.cold import start_cold
+from bench.peers import indent_guard
+from bench.quality.tasks import Task
+from lsp_fim.engine import CompletionEngine, CompletionRequest
+from lsp_fim.scope import GuardFactory, no_guard, scope_guard
+
+# raw: stop tokens and the token limit only; indent: the peers' rule; scope: ours.
+MODE_GUARDS: dict[str, GuardFactory] = {
+    "raw": no_guard,
+    "indent": indent_guard,
+    "scope": scope_guard,
+}
+MODES = tuple(MODE_GUARDS)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One task completed in one mode, and how it scored."""
+
+    task_id: str
+    mode: str
+    text: str
+    stop_reason: str | None
+    generated_tokens: int
+    prompt_tokens: int
+    prompt_tokens_evaluated: int
+    prompt_ms: float
+    wall_ms: float
+    correct: bool = False
+    parses: bool | None = None  # None: the file did not parse with the reference either
+
+
+def _document_path(task: Task) -> str:
+    """A file name per task, so the engine's per-document state never mixes two tasks."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", task.task_id)
+
+
+def _attempt(engine: CompletionEngine, task: Task, mode: str) -> Attempt:
+    start_cold(engine.backend)
+    request = CompletionRequest(
+        task.prefix + task.suffix, len(task.prefix), task.language, _document_path(task)
+    )
+    started = time.perf_counter()
+    completion = engine.complete(request)
+    wall_ms = (time.perf_counter() - started) * 1000
+    if completion is None:
+        raise RuntimeError(f"{task.task_id}: no completion ({task.language} disabled?)")
+    stats = completion.stats
+    return Attempt(
+        task.task_id,
+        mode,
+        completion.text,
+        str(completion.stop_reason),
+        stats.generated_tokens,
+        stats.prompt_tokens,
+        stats.prompt_tokens_evaluated,
+        stats.prompt_ms,
+        wall_ms,
+    )
+
+
+def run_tasks(
+    engine: CompletionEngine,
+    tasks: Sequence[Task],
+    modes: Sequence[str],
+    progress: Callable[[], None] = lambda: None,
+) -> list[Attempt]:
+    """Every mode of a task from a cold cache, so that all modes cut the same generation. Each
+    mode is an engine of its own over the same model, with the mode's stop rule."""
+    engines = {
+        mode: CompletionEngine(engine.backend, engine.template, engine.settings, MODE_GUARDS[mode])
+        for mode in modes
+    }
+    attempts: list[Attempt] = []
+    for task in tasks:
+        attempts.extend(_attempt(engines[mode], task, mode) for mode in modes)
+        progress()
+    return attempts
