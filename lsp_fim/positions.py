@@ -1,8 +1,9 @@
 """The one place where LSP positions meet string offsets.
 
 LSP counts ``character`` in UTF-16 code units unless the client negotiated UTF-8 or UTF-32;
-Python strings index code points; tree-sitter wants UTF-8 bytes. Everything else in lsp-fim
-works on code-point offsets into the document text, converted here and only here.
+Python strings index code points. Everything else in lsp-fim works on code-point offsets into
+the document text: LSP positions are converted here and only here. (tree-sitter's UTF-8 byte
+offsets never leave the scope stop's parser, :mod:`lsp_fim.scope.syntax`.)
 
 Lines end where LSP says they do: at ``\n``, ``\r\n`` or a lone ``\r`` (``\f``, ``\v`` and
 ``\u2028`` are text). Conversions cost C-speed passes over one line, not a Python loop over its
