@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from lsp_fim.prompt import ContextFile
 from lsp_fim.related_files import RelatedDocument
-from lsp_fim.templates import ContextFile
 
 TokenCounter = Callable[[str], int]
 

@@ -24,10 +24,11 @@ from lsp_fim.context import (
 from lsp_fim.languages import language_for
 from lsp_fim.models import ProgressCallback, resolve_model
 from lsp_fim.postprocess import finish_suggestion
+from lsp_fim.prompt import ContextFile
 from lsp_fim.related_files import RelatedDocument
 from lsp_fim.scope import GuardFactory, StopDecision, StopReason, no_guard, scope_guard
 from lsp_fim.suggestion_cache import SuggestionCache
-from lsp_fim.templates import ContextFile, FimTemplate
+from lsp_fim.templates import FimTemplate
 
 log = logging.getLogger(__name__)
 

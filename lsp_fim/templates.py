@@ -25,6 +25,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lsp_fim.prompt import ContextFile, PromptPiece
 from lsp_fim.toml_data import DataTable
 
 if TYPE_CHECKING:
@@ -56,23 +57,6 @@ class TemplateError(ValueError):
 
 class NoFimSupportError(TemplateError):
     """The model shows no FIM tokens that any shipped template knows."""
-
-
-@dataclass(frozen=True)
-class ContextFile:
-    """Another file of the project, given to families whose prompts can carry several files."""
-
-    path: str
-    text: str
-
-
-@dataclass(frozen=True)
-class PromptPiece:
-    """A stretch of a rendered prompt: one of the template's markers (special tokens parsed), or
-    text, which is tokenized as text whatever it contains."""
-
-    text: str
-    marker: bool
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 
 from lsp_fim.backends.base import FimPrompt, GenerationRequest, GenerationStats
-from lsp_fim.templates import PromptPiece
+from lsp_fim.prompt import PromptPiece
 
 
 class ScriptedBackend:

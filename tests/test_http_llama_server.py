@@ -19,7 +19,8 @@ from lsp_fim.backends.llama_server import (
     LlamaServerVocabulary,
     open_llama_server,
 )
-from lsp_fim.templates import ContextFile, TemplateError, load_template
+from lsp_fim.prompt import ContextFile
+from lsp_fim.templates import TemplateError, load_template
 
 CODELLAMA = load_template("codellama")
 PROMPT = FimPrompt(

@@ -18,7 +18,8 @@ from lsp_fim.backends.http_backend import HttpBackend
 from lsp_fim.backends.http_stream import EngineAddress
 from lsp_fim.backends.llama_cpp import LlamaCppBackend
 from lsp_fim.backends.llama_server import CompletionApi, LlamaServerVocabulary, tokenize
-from lsp_fim.templates import ContextFile, FimTemplate, load_template
+from lsp_fim.prompt import ContextFile
+from lsp_fim.templates import FimTemplate, load_template
 
 CORPUS = Path(__file__).parent.parent / "bench" / "corpus"
 INJECTED = ("<|fim_middle|>", "<|file_sep|>", "<|endoftext|>")

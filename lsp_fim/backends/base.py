@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from lsp_fim.templates import ContextFile, PromptPiece
+from lsp_fim.prompt import ContextFile, PromptPiece
 
 REDACTED = "[redacted]"
 # Values no error message may show (API keys): an engine may echo a request's headers in its

@@ -29,7 +29,7 @@ from unittest import mock
 from lsp_fim.backends.base import BackendError, FimPrompt, GenerationRequest, GenerationStats
 from lsp_fim.backends.kv_reuse import ReusePlan, plan_reuse
 from lsp_fim.backends.stop_text import StopTextFilter
-from lsp_fim.templates import PromptPiece
+from lsp_fim.prompt import PromptPiece
 
 log = logging.getLogger(__name__)
 

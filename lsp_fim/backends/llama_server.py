@@ -26,7 +26,8 @@ from typing import Any
 from lsp_fim.backends.base import BackendError, FimPrompt, GenerationStats
 from lsp_fim.backends.http_backend import HttpBackend, Request
 from lsp_fim.backends.http_stream import EngineAddress, field_number, field_text, request_json
-from lsp_fim.templates import FimTemplate, PromptPiece, detect_template, load_template
+from lsp_fim.prompt import PromptPiece
+from lsp_fim.templates import FimTemplate, detect_template, load_template
 
 INFILL_PATH = "/infill"
 COMPLETION_PATH = "/completion"
