@@ -8,113 +8,49 @@ One model serves one generation at a time; callers cancel through ``GenerationRe
 which is checked after every token; work ahead (``prefill``) also gives way between prompt
 batches.
 
-The KV cache is managed here rather than by llama-cpp-python (see ``kv_reuse``): changed prompt
-tokens are evaluated in a second sequence and only then swapped into the main one, because
-llama.cpp decodes a sequence only at positions after its last one, and because a cancelled
-evaluation must leave the cache as it was.
+The KV cache is managed here, through ``llama_adapter``, rather than by llama-cpp-python (see
+``kv_reuse``): changed prompt tokens are evaluated in a second sequence and only then swapped
+into the main one, because llama.cpp decodes a sequence only at positions after its last one,
+and because a cancelled evaluation must leave the cache as it was.
 """
 
 from __future__ import annotations
 
 import codecs
-import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
-from typing import Any
-from unittest import mock
 
 from lsp_fim.backends.base import BackendError, FimPrompt, GenerationRequest, GenerationStats
 from lsp_fim.backends.kv_reuse import ReusePlan, plan_reuse
+from lsp_fim.backends.llama_adapter import LlamaModel, LlamaVocabulary
 from lsp_fim.backends.stop_text import StopTextFilter
 from lsp_fim.prompt import PromptPiece
+
+__all__ = ["DEFAULT_CONTEXT_TOKENS", "LlamaCppBackend", "LlamaVocabulary"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONTEXT_TOKENS = 4096
 # Prompt tokens decoded between two looks at the cancel flag of work ahead: small enough that
-# a keystroke waits little for it to give way. Editor requests decode in one batch: every
+# a keystroke waits little for it to give way. Editor requests decode in big batches: every
 # batch costs about as much as a token of generation on top of its tokens.
 PROMPT_BATCH_TOKENS = 32
-EDITOR_BATCH_TOKENS = 512
 MAIN_SEQUENCE, ASIDE_SEQUENCE = 0, 1
 
 
-class LlamaVocabulary:
-    """The :class:`~lsp_fim.backends.base.Vocabulary` view of a loaded llama.cpp model."""
-
-    def __init__(self, llama: Any) -> None:
-        self._llama = llama
-
-    @property
-    def metadata(self) -> Mapping[str, str]:
-        return dict(self._llama.metadata)
-
-    def token_text(self, token_id: int) -> str:
-        """Ids come from GGUF metadata, which may be wrong; llama.cpp would crash on them."""
-        if not 0 <= token_id < self._llama.n_vocab():
-            return ""
-        return str(self._llama._model.token_get_text(token_id))
-
-    def is_single_token(self, text: str) -> bool:
-        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)) == 1
-
-
-def _load_llama(model_path: Path, threads: int, context_tokens: int) -> Any:
-    try:
-        import llama_cpp
-    except ImportError as error:  # pragma: no cover - the dependency is declared
-        raise BackendError(f"llama-cpp-python is not installed: {error}") from error
+def _load_model(model_path: Path, threads: int, context_tokens: int) -> LlamaModel:
     if not model_path.is_file():
         raise BackendError(f"model file not found: {model_path}")
     try:
-        with _two_sequence_contexts():
-            return llama_cpp.Llama(
-                model_path=str(model_path),
-                n_ctx=context_tokens,
-                n_batch=512,
-                n_threads=threads,
-                n_threads_batch=threads,
-                # Read into memory, not mapped: a model file cut while the server runs (a
-                # copy over it, a download into its place) killed the process with SIGBUS
-                # at the next suggestion. Same resident memory; the load reads the file once.
-                use_mmap=False,
-                verbose=False,
-            )
-    except (ValueError, RuntimeError) as error:
+        return LlamaModel(model_path, threads, context_tokens)
+    except ValueError as error:
         raise BackendError(
             f"could not load {model_path} ({error}); is it a complete GGUF file? "
             "Run `lsp-fim model pull` again or pass --model PATH"
         ) from error
-
-
-_context_params_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _two_sequence_contexts() -> Iterator[None]:
-    """``Llama`` has no parameters for these: patch its source of context defaults meanwhile.
-
-    Two sequences in one unified cache let changed tokens be evaluated beside the main
-    sequence and then shared with it without copying (``kv_reuse``).
-    """
-    import llama_cpp.llama_cpp as low_level
-
-    original = low_level.llama_context_default_params
-
-    def two_sequences() -> Any:
-        params = original()
-        params.n_seq_max = 2
-        params.kv_unified = True
-        return params
-
-    with (
-        _context_params_lock,
-        mock.patch.object(low_level, "llama_context_default_params", two_sequences),
-    ):
-        yield
 
 
 class LlamaCppBackend:
@@ -124,20 +60,19 @@ class LlamaCppBackend:
         self, model_path: Path, threads: int, context_tokens: int = DEFAULT_CONTEXT_TOKENS
     ) -> None:
         self.model_path = model_path
-        self._llama = _load_llama(model_path, threads, context_tokens)
+        self._model = _load_model(model_path, threads, context_tokens)
         self._lock = threading.Lock()
         self.context_tokens = context_tokens
-        self.vocabulary = LlamaVocabulary(self._llama)
+        self.vocabulary = LlamaVocabulary(self._model)
         self._stop_ids: dict[tuple[str, ...], frozenset[int]] = {}
+        # The tokens whose cells the main sequence holds, position by position.
+        self._cached: list[int] = []
         # Cached positions below this hold exactly what a full evaluation would; a reused run
         # moved after changed tokens is close but not exact until ``prefill`` redoes it.
         self._exact_until = 0
 
     def tokenize(self, text: str, special: bool = True) -> list[int]:
-        tokens: list[int] = self._llama.tokenize(
-            text.encode("utf-8"), add_bos=False, special=special
-        )
-        return tokens
+        return self._model.tokenize(text.encode("utf-8"), add_bos=False, special=special)
 
     def tokenize_prompt(self, pieces: Sequence[PromptPiece]) -> list[int]:
         """Markers with special tokens parsed, text without. Text pieces lie between markers,
@@ -152,8 +87,8 @@ class LlamaCppBackend:
         the cache and one evaluated anew can pick different near-tie tokens. Comparisons of
         stop rules start cold so that every rule sees the same generation."""
         with self._lock:
-            self._llama.reset()
-            self._llama._ctx.kv_cache_clear()
+            self._model.clear()
+            self._cached = []
             self._exact_until = 0
 
     def count_tokens(self, text: str) -> int:
@@ -162,10 +97,7 @@ class LlamaCppBackend:
         return len(self.tokenize(text, special=False))
 
     def _ends_generation(self, token: int, stop_ids: frozenset[int]) -> bool:
-        import llama_cpp
-
-        vocab = self._llama._model.vocab
-        return token in stop_ids or bool(llama_cpp.llama_vocab_is_eog(vocab, token))
+        return token in stop_ids or self._model.ends_generation(token)
 
     def _stop_token_ids(self, stops: tuple[str, ...]) -> frozenset[int]:
         """Every request of a template has the same stops: tokenize them once."""
@@ -229,7 +161,7 @@ class LlamaCppBackend:
         finishes. Otherwise work ahead: evaluated exactly, nothing moved, so that it can be
         abandoned when ``give_way`` is set with the cache left as it was.
         """
-        cached = self._llama._input_ids.tolist()
+        cached = self._cached
         reuse_runs = give_way is None
         plan = plan_reuse(cached, prompt, reuse_runs)
         if not reuse_runs and self._exact_until < plan.keep:
@@ -245,91 +177,65 @@ class LlamaCppBackend:
         self._remember(prompt, plan)
         return plan.fresh_tokens
 
-    def _memory(self) -> Any:
-        import llama_cpp
-
-        return llama_cpp.llama_get_memory(self._llama._ctx.ctx)
-
     def _move_runs(self, plan: ReusePlan) -> None:
         """Leave the main sequence holding only ``[0, keep)`` and the runs, moved into place.
 
         Runs moving left go first from the left, then runs moving right from the right: no
         run ever lands on cells that another run still has to move.
         """
-        import llama_cpp
-
-        memory = self._memory()
         start = plan.keep
         for run in plan.runs:
-            llama_cpp.llama_memory_seq_rm(memory, MAIN_SEQUENCE, start, run.old_start)
+            self._model.remove(MAIN_SEQUENCE, start, run.old_start)
             start = run.old_end
-        llama_cpp.llama_memory_seq_rm(memory, MAIN_SEQUENCE, start, -1)
+        self._model.remove(MAIN_SEQUENCE, start)
         moves = [run for run in plan.runs if run.shift < 0]
         moves += [run for run in reversed(plan.runs) if run.shift > 0]
         for run in moves:
-            llama_cpp.llama_memory_seq_add(
-                memory, MAIN_SEQUENCE, run.old_start, run.old_end, run.shift
-            )
+            self._model.shift(MAIN_SEQUENCE, run.old_start, run.old_end, run.shift)
 
     def _evaluate_aside(
         self, prompt: list[int], plan: ReusePlan, cancel: threading.Event | None
     ) -> bool:
         """Decode the plan's fresh spans in the aside sequence, which shares the kept prefix
         and the moved runs, each span after all that precedes it; False if cancelled."""
-        import llama_cpp
-
-        memory = self._memory()
-        llama_cpp.llama_memory_seq_rm(memory, ASIDE_SEQUENCE, -1, -1)
-        llama_cpp.llama_memory_seq_cp(memory, MAIN_SEQUENCE, ASIDE_SEQUENCE, 0, plan.keep)
+        self._model.remove(ASIDE_SEQUENCE, 0)
+        self._model.copy(MAIN_SEQUENCE, ASIDE_SEQUENCE, 0, plan.keep)
         pending = list(plan.runs)
         for start, stop in plan.fresh_spans:
             while pending and pending[0].new_end <= start:
                 run = pending.pop(0)
-                llama_cpp.llama_memory_seq_cp(
-                    memory, MAIN_SEQUENCE, ASIDE_SEQUENCE, run.new_start, run.new_end
-                )
+                self._model.copy(MAIN_SEQUENCE, ASIDE_SEQUENCE, run.new_start, run.new_end)
             if not self._decode_aside(prompt[start:stop], start, cancel):
-                llama_cpp.llama_memory_seq_rm(memory, ASIDE_SEQUENCE, -1, -1)
+                self._model.remove(ASIDE_SEQUENCE, 0)
                 return False
         return True
 
     def _decode_aside(self, tokens: list[int], start: int, cancel: threading.Event | None) -> bool:
         """``cancel`` None: an editor request, which finishes its prompt in big batches."""
-        batch = self._llama._batch
-        size = EDITOR_BATCH_TOKENS if cancel is None else PROMPT_BATCH_TOKENS
+        size = self._model.batch_tokens if cancel is None else PROMPT_BATCH_TOKENS
         for offset in range(0, len(tokens), size):
             if cancel is not None and cancel.is_set():
                 return False
-            chunk = tokens[offset : offset + size]
-            batch.set_batch(chunk, n_past=start + offset, logits_all=False)
-            for index in range(len(chunk)):
-                batch.batch.seq_id[index][0] = ASIDE_SEQUENCE
-            self._llama._ctx.decode(batch)
+            self._model.decode(tokens[offset : offset + size], start + offset, ASIDE_SEQUENCE)
         return True
 
     def _adopt_aside(self, plan: ReusePlan) -> None:
         """The main sequence takes the freshly evaluated spans; old cells it no longer needs go."""
-        import llama_cpp
-
-        memory = self._memory()
         if not plan.runs:
-            llama_cpp.llama_memory_seq_rm(memory, MAIN_SEQUENCE, plan.keep, -1)
+            self._model.remove(MAIN_SEQUENCE, plan.keep)
         for start, stop in plan.fresh_spans:
-            llama_cpp.llama_memory_seq_cp(memory, ASIDE_SEQUENCE, MAIN_SEQUENCE, start, stop)
-        llama_cpp.llama_memory_seq_rm(memory, ASIDE_SEQUENCE, -1, -1)
+            self._model.copy(ASIDE_SEQUENCE, MAIN_SEQUENCE, start, stop)
+        self._model.remove(ASIDE_SEQUENCE, 0)
 
     def _truncate(self, length: int) -> None:
-        import llama_cpp
-
-        llama_cpp.llama_memory_seq_rm(self._memory(), MAIN_SEQUENCE, length, -1)
-        self._llama.n_tokens = length
+        """The main sequence keeps its first ``length`` positions."""
+        self._model.remove(MAIN_SEQUENCE, length)
+        del self._cached[length:]
         self._exact_until = min(self._exact_until, length)
 
     def _remember(self, prompt: list[int], plan: ReusePlan) -> None:
-        """Tell llama-cpp-python what the main sequence now holds, so ``generate`` only has
-        the prompt's last token left to decode."""
-        self._llama.input_ids[: plan.end] = prompt[: plan.end]
-        self._llama.n_tokens = plan.end
+        """The main sequence now holds the prompt but its last token, which starts generation."""
+        self._cached = prompt[: plan.end]
         if self._exact_until >= plan.keep:
             self._exact_until = plan.exact_end
 
@@ -344,7 +250,7 @@ class LlamaCppBackend:
         stop_ids = self._stop_token_ids(request.stop)
         text_filter = StopTextFilter(request.stop)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        tokens = self._llama.generate(prompt, temp=0.0, top_k=1, repeat_penalty=1.0)
+        tokens = self._greedy_tokens(prompt[-1])
         try:
             for token in tokens:
                 if not stats.prompt_ms:
@@ -352,7 +258,7 @@ class LlamaCppBackend:
                 if request.cancel.is_set() or self._ends_generation(token, stop_ids):
                     break
                 stats.generated_tokens += 1
-                piece = text_filter.push(decoder.decode(self._llama.detokenize([token])))
+                piece = text_filter.push(decoder.decode(self._model.piece(token)))
                 if piece:
                     yield piece
                 if text_filter.stopped or stats.generated_tokens >= max_tokens:
@@ -364,3 +270,11 @@ class LlamaCppBackend:
             rest = text_filter.flush() + decoder.decode(b"", final=True)
             if rest:
                 yield rest
+
+    def _greedy_tokens(self, token: int) -> Generator[int]:
+        """Evaluate ``token`` after the cached ones, yield the likeliest next, and so on."""
+        while True:
+            self._model.decode([token], len(self._cached), MAIN_SEQUENCE)
+            self._cached.append(token)
+            token = self._model.greedy_token(-1)
+            yield token

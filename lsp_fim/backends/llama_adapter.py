@@ -1,0 +1,235 @@
+"""Every contact with llama-cpp-python: its low-level bindings of ``llama.h``, nothing private.
+
+The backend needs what the high-level ``Llama`` class does not offer (two sequences in one
+unified KV cache, moving and copying cells between them, logits of chosen batch positions), so
+it drives llama.cpp through ``llama_cpp.llama_cpp``, which mirrors ``llama.h`` one function for
+one. Those bindings follow llama.cpp's C API as it changes: a llama-cpp-python upgrade is
+checked against this file alone (the version range tested is pinned in ``pyproject.toml``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from lsp_fim.backends.base import BackendError
+
+log = logging.getLogger(__name__)
+
+_PIECE_BYTES = 64
+_backend_started = threading.Lock()
+# llama.cpp's log callback, kept referenced for as long as llama.cpp may call it.
+_log_callback: Any = None
+
+
+def _bindings() -> Any:
+    try:
+        import llama_cpp
+    except ImportError as error:  # pragma: no cover - the dependency is declared
+        raise BackendError(f"llama-cpp-python is not installed: {error}") from error
+    return llama_cpp
+
+
+def _start_backend(llama_cpp: Any) -> None:
+    """``llama_backend_init`` once per process, as ``Llama`` does, and llama.cpp's log lines
+    to our debug log: on stderr they would bury our own lines (each load writes some), and
+    llama-cpp-python's filter reads llama.cpp's warnings as errors."""
+    global _log_callback
+    with _backend_started:
+        if _log_callback is None:
+            _log_callback = llama_cpp.llama_log_callback(_log_llama_line)
+            llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
+            llama_cpp.llama_backend_init()
+
+
+def _log_llama_line(level: int, text: bytes, user_data: Any) -> None:
+    log.debug("llama.cpp: %s", text.decode("utf-8", errors="replace").rstrip())
+
+
+class LlamaLike(Protocol):
+    """What :class:`LlamaVocabulary` reads: met by ``llama_cpp.Llama`` (tests and the bench
+    open its vocabulary-only form) and by :class:`LlamaModel`."""
+
+    @property
+    def metadata(self) -> Mapping[str, str]: ...
+
+    @property
+    def model(self) -> Any: ...
+
+    def tokenize(self, text: bytes, add_bos: bool = ..., special: bool = ...) -> list[int]: ...
+
+
+class LlamaVocabulary:
+    """The :class:`~lsp_fim.backends.base.Vocabulary` view of a loaded llama.cpp model."""
+
+    def __init__(self, llama: LlamaLike) -> None:
+        self._llama = llama
+        llama_cpp = _bindings()
+        self._vocab = llama_cpp.llama_model_get_vocab(llama.model)
+        self._size = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
+
+    @property
+    def metadata(self) -> Mapping[str, str]:
+        return dict(self._llama.metadata)
+
+    def token_text(self, token_id: int) -> str:
+        """Ids come from GGUF metadata, which may be wrong; llama.cpp would crash on them."""
+        if not 0 <= token_id < self._size:
+            return ""
+        text: bytes = _bindings().llama_vocab_get_text(self._vocab, token_id)
+        return text.decode("utf-8")
+
+    def is_single_token(self, text: str) -> bool:
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)) == 1
+
+
+class LlamaModel:
+    """A model and one context whose unified KV cache holds ``sequences`` sequences.
+
+    Sequences share cells: a cell copied from one to another costs nothing, which is how
+    ``kv_reuse`` evaluates changed tokens beside the main sequence. One thread at a time.
+    """
+
+    def __init__(
+        self, model_path: Path, threads: int, context_tokens: int, sequences: int = 2
+    ) -> None:
+        llama_cpp = _bindings()
+        _start_backend(llama_cpp)
+        self._api = llama_cpp
+        self._ctx: Any = None
+        self.batch_tokens = min(context_tokens, 512)
+        self.model = self._load_model(model_path)
+        try:
+            self._ctx = llama_cpp.llama_init_from_model(
+                self.model, self._context_params(threads, context_tokens, sequences)
+            )
+            if self._ctx is None:
+                raise ValueError("llama.cpp could not create a context")
+        except BaseException:
+            llama_cpp.llama_model_free(self.model)
+            raise
+        self._vocab = llama_cpp.llama_model_get_vocab(self.model)
+        self._memory = llama_cpp.llama_get_memory(self._ctx)
+        self._batch = llama_cpp.llama_batch_init(self.batch_tokens, 0, 1)
+        self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
+        self.metadata = self._read_metadata()
+
+    def _load_model(self, model_path: Path) -> Any:
+        params = self._api.llama_model_default_params()
+        params.n_gpu_layers = 0
+        # Read into memory, not mapped: a model file cut while the server runs (a copy over
+        # it, a download into its place) killed the process with SIGBUS at the next
+        # suggestion. Same resident memory; the load reads the file once.
+        params.load_mode = self._api.LLAMA_LOAD_MODE_NONE
+        model = self._api.llama_model_load_from_file(str(model_path).encode("utf-8"), params)
+        if model is None:
+            raise ValueError("llama.cpp could not read it")
+        return model
+
+    def _context_params(self, threads: int, context_tokens: int, sequences: int) -> Any:
+        """The context ``Llama(n_ctx, n_threads, n_threads_batch, flash_attn=False)`` makes,
+        with ``sequences`` sequences in one unified cache, which ``Llama`` cannot ask for."""
+        params = self._api.llama_context_default_params()
+        params.n_ctx = context_tokens
+        params.n_batch = params.n_ubatch = self.batch_tokens
+        params.n_threads = params.n_threads_batch = threads
+        params.flash_attn_type = self._api.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        params.n_seq_max = sequences
+        params.kv_unified = True
+        return params
+
+    def _read_metadata(self) -> dict[str, str]:
+        size = 1024
+        buffer = ctypes.create_string_buffer(size)
+        metadata = {}
+        for index in range(self._api.llama_model_meta_count(self.model)):
+            self._api.llama_model_meta_key_by_index(self.model, index, buffer, size)
+            key = buffer.value.decode("utf-8", errors="replace")
+            needed = self._api.llama_model_meta_val_str_by_index(self.model, index, buffer, size)
+            if needed >= size:
+                value = ctypes.create_string_buffer(needed + 1)
+                self._api.llama_model_meta_val_str_by_index(self.model, index, value, needed + 1)
+                metadata[key] = value.value.decode("utf-8", errors="replace")
+            else:
+                metadata[key] = buffer.value.decode("utf-8", errors="replace")
+        return metadata
+
+    def close(self) -> None:
+        """Free llama.cpp's memory now rather than whenever the garbage collector runs."""
+        if self._ctx is not None:
+            self._api.llama_batch_free(self._batch)
+            self._api.llama_free(self._ctx)
+            self._api.llama_model_free(self.model)
+            self._ctx = None
+
+    def __del__(self) -> None:
+        self.close()
+
+    def tokenize(self, text: bytes, add_bos: bool = False, special: bool = True) -> list[int]:
+        room = len(text) + 2
+        tokens = (self._api.llama_token * room)()
+        count = self._api.llama_tokenize(
+            self._vocab, text, len(text), tokens, room, add_bos, special
+        )
+        if count < 0:  # more tokens than bytes
+            raise BackendError(f"could not tokenize {len(text)} bytes")
+        return list(tokens[:count])
+
+    def piece(self, token: int) -> bytes:
+        """The bytes ``token`` stands for in generated text (special tokens give none)."""
+        buffer = ctypes.create_string_buffer(_PIECE_BYTES)
+        length = self._api.llama_token_to_piece(self._vocab, token, buffer, _PIECE_BYTES, 0, False)
+        if length < 0:
+            buffer = ctypes.create_string_buffer(-length)
+            length = self._api.llama_token_to_piece(self._vocab, token, buffer, -length, 0, False)
+        return buffer.raw[:length]
+
+    def ends_generation(self, token: int) -> bool:
+        """An end-of-generation token (end of text, end of turn, FIM pad…) per the model."""
+        return bool(self._api.llama_vocab_is_eog(self._vocab, token))
+
+    def decode(
+        self, tokens: Sequence[int], start: int, sequence: int, all_logits: bool = False
+    ) -> None:
+        """Evaluate ``tokens`` at positions ``start…`` of ``sequence``, at most
+        ``batch_tokens`` of them. Logits are kept for the last token, or every token."""
+        batch = self._batch
+        last = len(tokens) - 1
+        for index, token in enumerate(tokens):
+            batch.token[index] = token
+            batch.pos[index] = start + index
+            batch.n_seq_id[index] = 1
+            batch.seq_id[index][0] = sequence
+            batch.logits[index] = all_logits or index == last
+        batch.n_tokens = len(tokens)
+        status = self._api.llama_decode(self._ctx, batch)
+        if status != 0:
+            raise BackendError(f"llama.cpp could not evaluate {len(tokens)} tokens ({status})")
+
+    def greedy_token(self, index: int) -> int:
+        """The most likely next token after batch position ``index`` of the last decode
+        (-1: the last), the first of equals as llama.cpp's greedy sampler picks it."""
+        row = self._api.llama_get_logits_ith(self._ctx, index)
+        return int(np.argmax(np.ctypeslib.as_array(row, shape=(self.n_vocab,))))
+
+    def remove(self, sequence: int, start: int, end: int = -1) -> None:
+        """Drop ``sequence``'s cells at positions ``[start, end)`` (-1: all, or to the end)."""
+        self._api.llama_memory_seq_rm(self._memory, sequence, start, end)
+
+    def copy(self, source: int, target: int, start: int, end: int) -> None:
+        """``target`` shares ``source``'s cells at positions ``[start, end)``."""
+        self._api.llama_memory_seq_cp(self._memory, source, target, start, end)
+
+    def shift(self, sequence: int, start: int, end: int, delta: int) -> None:
+        """Move ``sequence``'s cells at ``[start, end)`` by ``delta`` positions (a KV shift)."""
+        self._api.llama_memory_seq_add(self._memory, sequence, start, end, delta)
+
+    def clear(self) -> None:
+        """Empty the KV cache of every sequence."""
+        self._api.llama_memory_clear(self._memory, True)

@@ -1,0 +1,81 @@
+"""The adapter over llama-cpp-python on the real model: what the backend relies on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lsp_fim.backends.base import BackendError
+from lsp_fim.backends.llama_adapter import LlamaModel, LlamaVocabulary
+
+pytestmark = pytest.mark.model
+
+CODE = "def norm(x: float, y: float) -> float:\n    return math.sqrt(x * x + y * y)  # é€😀\n"
+
+
+@pytest.fixture(scope="module")
+def model(model_path: Path) -> Iterator[LlamaModel]:
+    loaded = LlamaModel(model_path, threads=2, context_tokens=512)
+    yield loaded
+    loaded.close()
+
+
+@pytest.fixture
+def tokens(model: LlamaModel) -> Iterator[list[int]]:
+    model.clear()
+    yield model.tokenize(CODE.encode(), special=False)
+    model.clear()
+
+
+def test_tokens_give_back_the_text(model: LlamaModel, tokens: list[int]) -> None:
+    assert len(tokens) > 10
+    assert b"".join(model.piece(token) for token in tokens) == CODE.encode()
+
+
+def test_special_tokens_are_parsed_only_when_asked(model: LlamaModel) -> None:
+    (end,) = model.tokenize(b"<|endoftext|>", special=True)
+    assert len(model.tokenize(b"<|endoftext|>", special=False)) > 1
+    assert model.ends_generation(end)
+    assert model.piece(end) == b"", "special tokens are no generated text"
+    assert not model.ends_generation(model.tokenize(b"x")[0])
+
+
+def test_a_second_sequence_sharing_cells_predicts_as_the_first(
+    model: LlamaModel, tokens: list[int]
+) -> None:
+    model.decode(tokens, 0, sequence=0)
+    expected = model.greedy_token(-1)
+    model.copy(0, 1, 0, len(tokens) - 1)
+    model.decode(tokens[-1:], len(tokens) - 1, sequence=1)
+    assert model.greedy_token(-1) == expected
+    model.remove(1, 0)
+    model.decode(tokens, 0, sequence=1)
+    assert model.greedy_token(-1) == expected
+
+
+def test_every_position_can_have_logits(model: LlamaModel, tokens: list[int]) -> None:
+    model.decode(tokens[:-1], 0, sequence=0)
+    last = model.greedy_token(-1)
+    model.remove(0, 0)
+    model.decode(tokens, 0, sequence=0, all_logits=True)
+    assert model.greedy_token(len(tokens) - 2) == last
+
+
+def test_clear_empties_the_cache(model: LlamaModel, tokens: list[int]) -> None:
+    model.decode(tokens, 0, sequence=0)
+    expected = model.greedy_token(-1)
+    with pytest.raises(BackendError):  # positions 0… are taken
+        model.decode(tokens, 0, sequence=0)
+    model.clear()
+    model.decode(tokens, 0, sequence=0)
+    assert model.greedy_token(-1) == expected
+
+
+def test_vocabulary_reads_the_loaded_model(model: LlamaModel) -> None:
+    vocabulary = LlamaVocabulary(model)
+    assert vocabulary.metadata["general.architecture"] == "qwen2"
+    assert vocabulary.token_text(model.tokenize(b"<|fim_middle|>")[0]) == "<|fim_middle|>"
+    assert vocabulary.token_text(model.n_vocab) == ""
+    assert vocabulary.is_single_token("<|fim_suffix|>")
