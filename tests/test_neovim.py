@@ -1,9 +1,13 @@
 """Neovim's own LSP client against ``lsp-fim serve``, on the real model.
 
 Why a real client: the stdio e2e test drives the server the way we *think* editors do; this one
-proves that Neovim 0.11, configured with the file we ship (``editors/neovim/lsp-fim.lua``),
-attaches, follows the model load, receives an item whose edit it applies itself and which leaves
-valid Python, and that the item reaches the completion menu and is inserted whole on ``<C-y>``.
+proves that Neovim 0.11, with the plugin we ship (``editors/neovim``) installed the way plugin
+managers install it (its folder on ``runtimepath``, nothing else), attaches, follows the model
+load, receives an item whose edit it applies itself and which leaves valid Python, that the item
+reaches the completion menu and is inserted whole on ``<C-y>``, and that ``:checkhealth lsp_fim``
+then finds everything in order; and, without a server, that ``:checkhealth`` names what is wrong
+with the command that fixes it, and that the plugin's pure parts (ghost-text partial accept,
+which runs on 0.12) hold (``tests/nvim/units.lua``).
 
 The Lua side (``tests/nvim/complete_norm.lua``) writes everything it saw to a JSON file; it has
 its own deadline and quits with an error written there, and this side kills it past
@@ -18,6 +22,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -28,8 +33,8 @@ import pytest
 pytestmark = pytest.mark.model
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "tests" / "nvim" / "complete_norm.lua"
-CONFIG = REPO / "editors" / "neovim" / "lsp-fim.lua"
+SCRIPTS = REPO / "tests" / "nvim"
+PLUGIN = REPO / "editors" / "neovim"
 NORM = "import math\n\n\ndef norm(x: float, y: float) -> float:\n    \n    return r\n"
 CURSOR = {"line": 4, "character": 4}
 NVIM_BUDGET_S = 270
@@ -75,6 +80,38 @@ def tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
 
 
+def neovim_command(options: dict[str, Any] | None, *args: str) -> list[str]:
+    """Neovim with the plugin's folder on ``runtimepath`` (as a plugin manager puts it there)
+    and ``vim.g.lsp_fim = options`` set before the plugin loads."""
+    command = [find_nvim(), "--headless", "--clean", "--cmd", f"set rtp^={PLUGIN}"]
+    if options is not None:
+        # A long bracket: no escapes in it, and JSON's \u escapes are the decoder's.
+        lua = f"lua vim.g.lsp_fim = vim.json.decode([==[{json.dumps(options)}]==])"
+        command += ["--cmd", lua]
+    return [*command, *args]
+
+
+def run_neovim(
+    command: list[str], cwd: Path, env: dict[str, str], timeout_s: float
+) -> tuple[int | None, str]:
+    """Runs Neovim (and whatever it starts) to its end, or kills it all past ``timeout_s``."""
+    process = subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # Neovim and the server it started
+        output, _ = process.communicate()
+    return process.returncode, output.decode(errors="replace")
+
+
 class NeovimRun:
     """One headless Neovim session's JSON result, plus the logs that explain a failure."""
 
@@ -104,8 +141,6 @@ def neovim(tmp_path_factory: pytest.TempPathFactory) -> NeovimRun:
         env["LSP_FIM_MODEL"] = test_model
     env.update(
         LSP_FIM_NVIM_RESULT=str(result_file),
-        LSP_FIM_NVIM_CONFIG=str(CONFIG),
-        LSP_FIM_NVIM_CMD=json.dumps(server_command(server_log)),
         LSP_FIM_NVIM_FILE=str(source),
         LSP_FIM_NVIM_TIMEOUT_MS=str(NVIM_BUDGET_S * 1000),
         # Neovim's own lsp.log (with the server's stderr) lands here; XDG_CACHE_HOME is left
@@ -113,24 +148,15 @@ def neovim(tmp_path_factory: pytest.TempPathFactory) -> NeovimRun:
         XDG_STATE_HOME=str(work / "state"),
         NVIM_LOG_FILE=str(work / "nvim.log"),
     )
-    command = [find_nvim(), "--headless", "--clean", "-c", f"luafile {SCRIPT}"]
-    process = subprocess.Popen(
-        command,
-        cwd=work,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        output, _ = process.communicate(timeout=PROCESS_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)  # Neovim and the server it started
-        output, _ = process.communicate()
+    options = {
+        "cmd": server_command(server_log),
+        "settings": {"maxTokens": 64, "maxGenerateMs": 0},
+    }
+    command = neovim_command(options, "-c", f"luafile {SCRIPTS / 'complete_norm.lua'}")
+    returncode, output = run_neovim(command, work, env, PROCESS_TIMEOUT_S)
     logs = (
-        f"nvim exit status: {process.returncode}\n"
-        f"nvim output:\n{output.decode(errors='replace')[-4000:]}\n"
+        f"nvim exit status: {returncode}\n"
+        f"nvim output:\n{output[-4000:]}\n"
         f"server log ({server_log}):\n{tail(server_log)}\n"
         f"Neovim lsp.log:\n{tail(work / 'state' / 'nvim' / 'lsp.log')}"
     )
@@ -141,6 +167,7 @@ def neovim(tmp_path_factory: pytest.TempPathFactory) -> NeovimRun:
 
 def test_neovim_attaches_and_follows_the_model_load(neovim: NeovimRun) -> None:
     result = neovim.result
+    assert result.get("plugin_loaded") is True, neovim.explain()
     assert result.get("filetype") == "python", neovim.explain()
     assert result.get("completion_provider") is True, neovim.explain()
     assert result.get("offset_encoding") == "utf-8", neovim.explain()
@@ -187,3 +214,87 @@ def test_item_reaches_the_menu_and_accepting_inserts_it_whole(neovim: NeovimRun)
         neovim.explain()
     )
     ast.parse(accepted)
+
+
+def health_report(lines: list[str]) -> dict[str, list[str]]:
+    """``:checkhealth`` lines by section (``lsp-fim: server ~`` and so on)."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in lines:
+        if line.endswith(" ~"):
+            current = sections.setdefault(line[: -len(" ~")], [])
+        elif line.strip():
+            current.append(line.strip())
+    return sections
+
+
+def test_checkhealth_finds_the_server_its_model_and_the_client(neovim: NeovimRun) -> None:
+    health = health_report(neovim.result.get("health") or [])
+    assert any(line.startswith("- ✅ OK lsp-fim ") for line in health["lsp-fim: server"]), health
+    model = health["lsp-fim: model"]
+    assert any("OK model qwen2.5-coder-0.5b cached" in line for line in model) or (
+        os.environ.get("LSP_FIM_TEST_MODEL")
+    ), health
+    buffer = " ".join(health["lsp-fim: languages and this buffer"])
+    assert "OK client" in buffer and "norm.py (python), position encoding utf-8" in buffer
+    assert not any("ERROR" in line for lines in health.values() for line in lines), health
+
+
+def test_checkhealth_says_what_is_wrong_and_how_to_fix_it(tmp_path: Path) -> None:
+    """No server, a command that does not exist, an engine nobody listens to: each is an ERROR
+    with advice, and the server not starting is what the buffer's check points to."""
+    with socket.socket() as probe:  # a port free now, so that nothing answers there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    options = {
+        "cmd": ["lsp-fim-not-installed", "serve"],
+        "settings": {"backend": "llama-server", "backendUrl": f"http://127.0.0.1:{port}"},
+    }
+    source = tmp_path / "norm.py"
+    source.write_text(NORM, encoding="utf-8")
+    result_file = tmp_path / "health.json"
+    env = dict(os.environ, LSP_FIM_NVIM_RESULT=str(result_file), XDG_STATE_HOME=str(tmp_path))
+    script = f"luafile {SCRIPTS / 'checkhealth.lua'}"
+    command = neovim_command(options, str(source), "-c", script)
+    returncode, output = run_neovim(command, tmp_path, env, 60)
+    assert result_file.is_file(), f"exit status {returncode}: {output[-2000:]}"
+    health = health_report(json.loads(result_file.read_text(encoding="utf-8")))
+    server = "\n".join(health["lsp-fim: server"])
+    assert "ERROR server executable `lsp-fim-not-installed` not found" in server, health
+    assert "ADVICE:" in server and "pip install ." in server, health
+    engine = "\n".join(health["lsp-fim: engine"])
+    assert f"ERROR llama-server engine at http://127.0.0.1:{port} not reachable" in engine
+    assert "llama-server -m MODEL.gguf" in engine, health
+    buffer = "\n".join(health["lsp-fim: languages and this buffer"])
+    assert "ERROR no lsp_fim client attached to" in buffer and ":LspLog" in buffer, health
+
+
+def test_plugin_parts_hold_on_neovim_0_11(tmp_path: Path) -> None:
+    """Loaded from ``runtimepath`` alone; settings, options, ghost-text partial accept,
+    health-check parsing (``tests/nvim/units.lua`` says which check failed)."""
+    command = neovim_command(None, "-l", str(SCRIPTS / "units.lua"))
+    returncode, output = run_neovim(command, tmp_path, dict(os.environ), 60)
+    assert returncode == 0 and "units ok" in output, output[-2000:]
+
+
+def test_the_old_single_file_still_sets_the_plugin_up(tmp_path: Path) -> None:
+    """Configurations that ``dofile()`` ``editors/neovim/lsp-fim.lua`` keep working."""
+    check = (
+        "lua assert(require('lsp_fim').is_set_up()); "
+        "assert(vim.lsp.config.lsp_fim.cmd[1] == 'my-lsp-fim'); io.stdout:write('set up')"
+    )
+    command = [
+        find_nvim(),
+        "--headless",
+        "--clean",
+        "--cmd",
+        "lua vim.g.lsp_fim = { cmd = { 'my-lsp-fim', 'serve' } }",
+        "-c",
+        f"lua dofile({json.dumps(str(PLUGIN / 'lsp-fim.lua'))})",
+        "-c",
+        check,
+        "-c",
+        "qa!",
+    ]
+    returncode, output = run_neovim(command, tmp_path, dict(os.environ), 60)
+    assert returncode == 0 and "set up" in output, output[-2000:]

@@ -1,12 +1,13 @@
 -- Drives Neovim's own LSP client against lsp-fim, for tests/test_neovim.py.
 --
--- Run as: nvim --headless --clean -c "luafile tests/nvim/complete_norm.lua"
+-- Run as: nvim --headless --clean --cmd "set rtp^=editors/neovim" --cmd "lua vim.g.lsp_fim = …"
+--   -c "luafile tests/nvim/complete_norm.lua"
 -- (`-u` would run this before filetype detection is on, and vim.lsp.enable would never attach.)
+-- The plugin is installed as a plugin manager does it: its folder on 'runtimepath', so Neovim
+-- sources its plugin/lsp_fim.lua at start-up, which sets it up with vim.g.lsp_fim.
 --
 -- Environment:
 --   LSP_FIM_NVIM_RESULT   JSON result file (always written, also on error or time-out)
---   LSP_FIM_NVIM_CONFIG   editors/neovim/lsp-fim.lua, the configuration users install
---   LSP_FIM_NVIM_CMD      JSON list: the server command
 --   LSP_FIM_NVIM_FILE     the Python file to open (its body line 5 is empty, cursor at column 4)
 --   LSP_FIM_NVIM_TIMEOUT_MS  the whole run's budget; past it the script writes an error and quits
 --
@@ -15,7 +16,7 @@
 -- textEdit with Neovim's own vim.lsp.util.apply_text_edits.
 -- Phase 2 (timers, after this file returns and Neovim is in Insert mode): ask through
 -- vim.lsp.completion.get() (enabled by the editor configuration), check the item is in the
--- completion menu, accept it with <C-y> and record the buffer.
+-- completion menu, accept it with <C-y> and record the buffer; then record :checkhealth lsp_fim.
 
 local result_path = assert(os.getenv('LSP_FIM_NVIM_RESULT'), 'LSP_FIM_NVIM_RESULT not set')
 local budget_ms = tonumber(os.getenv('LSP_FIM_NVIM_TIMEOUT_MS') or '') or 270000
@@ -87,8 +88,6 @@ end
 local phase2
 
 local function phase1()
-  local config = assert(os.getenv('LSP_FIM_NVIM_CONFIG'), 'LSP_FIM_NVIM_CONFIG not set')
-  local cmd = vim.json.decode((assert(os.getenv('LSP_FIM_NVIM_CMD'), 'LSP_FIM_NVIM_CMD not set')))
   local path = assert(os.getenv('LSP_FIM_NVIM_FILE'), 'LSP_FIM_NVIM_FILE not set')
   result.nvim_version = tostring(vim.version())
 
@@ -109,8 +108,7 @@ local function phase1()
 
   vim.o.showmode = false -- no "-- INSERT --" on stdout
   vim.opt.shortmess:append('c') -- nor "The only match"
-  vim.g.lsp_fim = { cmd = cmd, settings = { maxTokens = 64, maxGenerateMs = 0 } }
-  dofile(config)
+  result.plugin_loaded = vim.g.loaded_lsp_fim == true
   vim.lsp.config('lsp_fim', {
     on_exit = function(code, signal)
       result.server_exit = { code = code, signal = signal }
@@ -245,6 +243,9 @@ phase2 = function(bufnr)
     poll:stop()
     result.menu_accepted_text = buffer_text(bufnr)
     vim.cmd.stopinsert()
+    result.phase = 'checkhealth'
+    vim.cmd.checkhealth('lsp_fim')
+    result.health = vim.api.nvim_buf_get_lines(0, 0, -1, true)
     finish()
   end)))
 end
