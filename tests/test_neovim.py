@@ -235,20 +235,26 @@ def test_checkhealth_finds_the_server_its_model_and_the_client(neovim: NeovimRun
     assert any("OK model qwen2.5-coder-0.5b cached" in line for line in model) or (
         os.environ.get("LSP_FIM_TEST_MODEL")
     ), health
-    buffer = " ".join(health["lsp-fim: languages and this buffer"])
+    assert any("OK attaches to 38 filetypes" in line for line in health["lsp-fim: languages"])
+    buffer = " ".join(health["lsp-fim: this buffer"])
     assert "OK client" in buffer and "norm.py (python), position encoding utf-8" in buffer
     assert not any("ERROR" in line for lines in health.values() for line in lines), health
 
 
 def test_checkhealth_says_what_is_wrong_and_how_to_fix_it(tmp_path: Path) -> None:
     """No server, a command that does not exist, an engine nobody listens to: each is an ERROR
-    with advice, and the server not starting is what the buffer's check points to."""
+    with advice, and the server not starting is what the buffer's check points to; a buffer
+    whose language the settings leave out is a WARNING."""
     with socket.socket() as probe:  # a port free now, so that nothing answers there
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     options = {
         "cmd": ["lsp-fim-not-installed", "serve"],
-        "settings": {"backend": "llama-server", "backendUrl": f"http://127.0.0.1:{port}"},
+        "settings": {
+            "backend": "llama-server",
+            "backendUrl": f"http://127.0.0.1:{port}",
+            "enabledLanguages": ["lua"],
+        },
     }
     source = tmp_path / "norm.py"
     source.write_text(NORM, encoding="utf-8")
@@ -265,8 +271,9 @@ def test_checkhealth_says_what_is_wrong_and_how_to_fix_it(tmp_path: Path) -> Non
     engine = "\n".join(health["lsp-fim: engine"])
     assert f"ERROR llama-server engine at http://127.0.0.1:{port} not reachable" in engine
     assert "llama-server -m MODEL.gguf" in engine, health
-    buffer = "\n".join(health["lsp-fim: languages and this buffer"])
+    buffer = "\n".join(health["lsp-fim: this buffer"])
     assert "ERROR no lsp_fim client attached to" in buffer and ":LspLog" in buffer, health
+    assert "WARNING" in buffer and 'does not complete "python" (enabledLanguages)' in buffer
 
 
 def test_plugin_parts_hold_on_neovim_0_11(tmp_path: Path) -> None:

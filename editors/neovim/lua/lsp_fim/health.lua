@@ -53,7 +53,11 @@ local function check_server(options)
   end
   local executable = vim.fn.exepath(cli[1])
   if executable == '' then
-    health.error(('server executable `%s` not found (cmd = %s)'):format(cli[1], vim.inspect(options.cmd)), {
+    local message = ('server executable `%s` not found (cmd = %s)'):format(
+      cli[1],
+      vim.inspect(options.cmd)
+    )
+    health.error(message, {
       'Install it: python3 -m venv .venv && .venv/bin/pip install . (in a clone of lsp-fim)',
       'or give its absolute path: ' .. SETUP_HINT,
     })
@@ -237,35 +241,57 @@ local function edited_buffer()
   return bufnr > 0 and vim.api.nvim_buf_is_valid(bufnr) and bufnr or nil
 end
 
---- The filetypes the plugin attaches to, and the client of the edited buffer.
+--- The filetypes the plugin attaches to, what the server completes, how suggestions show.
 --- @param options table
-local function check_buffer(options)
-  health.start('lsp-fim: languages and this buffer')
-  health.ok(('attaches to %d filetypes: %s'):format(#options.filetypes, table.concat(options.filetypes, ', ')))
+local function check_languages(options)
+  health.start('lsp-fim: languages')
+  local filetypes = table.concat(options.filetypes, ', ')
+  health.ok(('attaches to %d filetypes: %s'):format(#options.filetypes, filetypes))
   local enabled = options.settings.enabledLanguages
   if type(enabled) == 'table' then
-    health.info('the server completes only in: ' .. table.concat(enabled, ', ') .. ' (enabledLanguages)')
+    health.info(('the server completes only in: %s (enabledLanguages)'):format(
+      table.concat(enabled, ', ')
+    ))
   end
   if vim.fn.has('nvim-0.12') == 1 and options.inline then
+    local keys = { options.accept_inline_key, options.accept_word_key, options.accept_line_key }
     health.ok('ghost text on (Neovim 0.12+): accept all, a word, a line with '
-      .. table.concat(vim.tbl_map(tostring, { options.accept_inline_key, options.accept_word_key, options.accept_line_key }), ', '))
+      .. table.concat(vim.tbl_map(tostring, keys), ', '))
   else
     health.info('suggestions in the completion menu (' .. tostring(options.menu_key)
       .. '); ghost text needs Neovim 0.12')
   end
+end
+
+--- The client of the buffer the user came from, or why there is none.
+--- @param options table
+local function check_client(options)
   local bufnr = edited_buffer()
   if not bufnr then
     return
   end
+  health.start('lsp-fim: this buffer')
   local name = vim.api.nvim_buf_get_name(bufnr)
   local filetype = vim.bo[bufnr].filetype
   local client = vim.lsp.get_clients({ bufnr = bufnr, name = 'lsp_fim' })[1]
+  local enabled = options.settings.enabledLanguages
+  if type(enabled) == 'table' and not vim.tbl_contains(enabled, filetype) then
+    local message = ('%s: the server does not complete "%s" (enabledLanguages)'):format(
+      name,
+      filetype
+    )
+    health.warn(message, {
+      ("Add it: require('lsp_fim').setup({ settings = { enabledLanguages = { …, '%s' } } })")
+        :format(filetype),
+    })
+  end
   if client then
     health.ok(('client %d attached to %s (%s), position encoding %s'):format(
       client.id, name, filetype, client.offset_encoding))
   elseif not vim.tbl_contains(options.filetypes, filetype) then
     health.info(('%s: filetype "%s" is not one lsp-fim attaches to (add it to filetypes: '
-      .. "require('lsp_fim').setup({ filetypes = { …, '%s' } }))"):format(name, filetype, filetype))
+      .. "require('lsp_fim').setup({ filetypes = { …, '%s' } }))")
+      :format(name, filetype, filetype))
   else
     health.error(('no lsp_fim client attached to %s (%s)'):format(name, filetype), {
       'See why the server did not start: :LspLog, and :checkhealth vim.lsp',
@@ -278,7 +304,8 @@ function M.check()
   local cli = check_server(options)
   check_model(cli, options)
   check_engine(options)
-  check_buffer(options)
+  check_languages(options)
+  check_client(options)
 end
 
 return M

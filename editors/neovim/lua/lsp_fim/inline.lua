@@ -93,7 +93,8 @@ function M.attach(bufnr, client_id, options)
   end
   vim.lsp.inline_completion.enable(true, { bufnr = bufnr, client_id = client_id })
   map_accept(bufnr, options.accept_inline_key, { bufnr = bufnr }, 'lsp-fim: accept the ghost text')
-  for _, part in ipairs({ { options.accept_word_key, 'word' }, { options.accept_line_key, 'line' } }) do
+  local parts = { { options.accept_word_key, 'word' }, { options.accept_line_key, 'line' } }
+  for _, part in ipairs(parts) do
     local key, unit = part[1], part[2]
     map_accept(bufnr, key, {
       bufnr = bufnr,
