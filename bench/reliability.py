@@ -1,9 +1,9 @@
 """Reliability at the editor boundary: the real server over stdio, fuzzed, loaded and faulted.
 
-The client here writes its own frames (so it can also send broken ones) and keeps its own model
-of every open document. It reports what an editor would suffer: requests never answered, a
-server copy of a document that drifted from the editor's, a process that died, an event loop
-blocked, memory or threads that grow.
+The raw client (``bench.lsp_client``, which can also send broken frames) drives the server;
+this suite keeps its own model of every open document. It reports what an editor would
+suffer: requests never answered, a server copy of a document that drifted from the editor's, a
+process that died, an event loop blocked, memory or threads that grow.
 
 Documents are modelled as the editor holds them: positions count UTF-16 code units (the LSP
 default), lines end at ``\\n``, ``\\r\\n`` or a lone ``\\r`` (LSP's three, and no other:
@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import random
 import re
 import shutil
@@ -33,13 +32,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import lsp_fim
+from bench.lsp_client import LspProcess
 
-# Start the server from the lsp_fim imported here, so that both sides run the same code.
-SERVER_ROOT = Path(lsp_fim.__file__).resolve().parent.parent
 ANSWER_BOUND_S = 30.0  # a request not answered this long after it was sent is unanswered
 PROBE_EVERY_S = 0.01
 LOAD_TIMEOUT_S = 600.0
+STOP_TIMEOUT_S = 10.0
 PHASES = ("fuzz", "pathological", "cycles", "storm", "faults")
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Pieces of inserted text: code, LSP's line ends, and what breaks naive line splitting.
@@ -104,128 +102,23 @@ def _percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
 
 
-# --- the wire -----------------------------------------------------------------------------
+# --- the wire ---------------------------------------------------------------------------------
 
 
-class Server:
-    """``lsp-fim serve`` over stdio, driven by raw frames."""
+class Server(LspProcess):
+    """``lsp-fim serve`` over stdio, its threads and resident memory sampled while it runs."""
 
     def __init__(self, process: asyncio.subprocess.Process, settings: dict[str, Any]) -> None:
-        self.process = process
-        self.settings = settings
-        self.figures_messages = 0
-        self._next_id = 0
-        self.sent_at: dict[int, float] = {}
-        self.answers: dict[int, dict[str, Any]] = {}
-        self.answered_at: dict[int, float] = {}
-        self.waiters: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self.progress_open: set[str] = set()
-        self.progress_ends: list[str] = []
-        self.ready = asyncio.Event()
+        super().__init__(process, settings)
         self.peak_threads = 0
         self.peak_rss_kib = 0
-        self._reader = asyncio.get_running_loop().create_task(self._read_loop())
         self._sampler = asyncio.get_running_loop().create_task(self._sample_loop())
 
     @classmethod
-    async def start(cls, settings: dict[str, Any], log_file: Path, root: Path) -> Server:
-        with log_file.open("ab") as errors:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "lsp_fim",
-                "serve",
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=errors,
-                cwd=SERVER_ROOT,
-                limit=64 << 20,
-            )
-        server = cls(process, settings)
-        await server.initialize(root)
+    async def open(cls, settings: dict[str, Any], log_file: Path, root: Path) -> Server:
+        server = await cls.start(["serve"], settings, log_file)
+        await server.initialize(root, settings, "lsp-fim reliability")
         return server
-
-    # writing
-
-    def write(self, data: bytes) -> None:
-        assert self.process.stdin is not None
-        self.figures_messages += 1
-        self.process.stdin.write(data)
-
-    def send(self, message: dict[str, Any]) -> None:
-        body = json.dumps(message, ensure_ascii=True).encode("ascii")
-        self.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-
-    def request(self, method: str, params: Any) -> int:
-        self._next_id += 1
-        self.sent_at[self._next_id] = time.perf_counter()
-        self.send({"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": params})
-        return self._next_id
-
-    def notify(self, method: str, params: Any) -> None:
-        self.send({"jsonrpc": "2.0", "method": method, "params": params})
-
-    async def call(self, method: str, params: Any, timeout: float = ANSWER_BOUND_S) -> Any:
-        answer = await self.wait(self.request(method, params), timeout)
-        if "error" in answer:
-            raise RuntimeError(f"{method}: {answer['error']}")
-        return answer.get("result")
-
-    async def wait(self, request_id: int, timeout: float = ANSWER_BOUND_S) -> dict[str, Any]:
-        if request_id in self.answers:
-            return self.answers[request_id]
-        future = self.waiters.setdefault(request_id, asyncio.get_running_loop().create_future())
-        return await asyncio.wait_for(asyncio.shield(future), timeout)
-
-    async def drain(self) -> None:
-        assert self.process.stdin is not None
-        await self.process.stdin.drain()
-
-    # reading
-
-    async def _read_loop(self) -> None:
-        assert self.process.stdout is not None
-        stdout = self.process.stdout
-        while True:
-            length = 0
-            while (header := await stdout.readline()) not in (b"\r\n", b""):
-                name, _, value = header.decode("ascii").partition(":")
-                if name.lower() == "content-length":
-                    length = int(value)
-            if header == b"":  # the server is gone: nothing will be answered
-                for waiter in self.waiters.values():
-                    if not waiter.done():
-                        waiter.set_exception(ConnectionError("the server closed its output"))
-                return
-            self._dispatch(json.loads(await stdout.readexactly(length)))
-
-    def _dispatch(self, message: dict[str, Any]) -> None:
-        if "method" not in message:
-            request_id = message.get("id")
-            if isinstance(request_id, int):
-                self.answers[request_id] = message
-                self.answered_at[request_id] = time.perf_counter()
-                waiter = self.waiters.pop(request_id, None)
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(message)
-        elif "id" in message:
-            self.send({"jsonrpc": "2.0", "id": message["id"], "result": self._answer(message)})
-        elif message["method"] == "$/progress":
-            self._on_progress(message["params"])
-
-    def _answer(self, message: dict[str, Any]) -> Any:
-        if message["method"] == "workspace/configuration":
-            return [self.settings for _ in message["params"]["items"]]
-        return None
-
-    def _on_progress(self, params: dict[str, Any]) -> None:
-        kind = params["value"].get("kind")
-        if kind == "begin":
-            self.progress_open.add(params["token"])
-        elif kind == "end":
-            self.progress_open.discard(params["token"])
-            self.progress_ends.append(str(params["value"].get("message", "")))
-            self.ready.set()
 
     async def _sample_loop(self) -> None:
         while self.process.returncode is None:
@@ -234,44 +127,9 @@ class Server:
             self.peak_rss_kib = max(self.peak_rss_kib, status.get("VmHWM", 0))
             await asyncio.sleep(0.05)
 
-    def status(self) -> dict[str, int]:
-        """Numbers of ``/proc/<pid>/status`` (kB for memory)."""
+    async def stop(self, timeout: float = STOP_TIMEOUT_S) -> int:
         try:
-            text = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
-            return {}
-        return {match[1]: int(match[2]) for match in re.finditer(r"^(\w+):\s+(\d+)", text, re.M)}
-
-    # session
-
-    async def initialize(self, root: Path) -> None:
-        capabilities = {
-            "window": {"workDoneProgress": True},
-            "workspace": {"configuration": True},
-            "textDocument": {"inlineCompletion": {}, "completion": {}},
-            "general": {"positionEncodings": ["utf-16"]},
-        }
-        await self.call(
-            "initialize",
-            {
-                "processId": os.getpid(),
-                "rootUri": root.as_uri(),
-                "capabilities": capabilities,
-                "initializationOptions": self.settings,
-            },
-        )
-        self.notify("initialized", {})
-
-    async def stop(self) -> int:
-        with contextlib.suppress(Exception):
-            await self.call("shutdown", None, timeout=10)
-            self.notify("exit", None)
-            await self.drain()
-        try:
-            return await asyncio.wait_for(self.process.wait(), 10)
-        except TimeoutError:
-            self.process.kill()
-            return await self.process.wait()
+            return await super().stop(timeout)
         finally:
             self._sampler.cancel()
 
@@ -453,12 +311,12 @@ class Fuzz:
                 self.figures.notes.append(f"request {request_id} unanswered")
                 continue
             self.figures.requests += 1
-            latency = self.server.answered_at[request_id] - self.server.sent_at[request_id]
+            latency = answer.received - self.server.sent_at[request_id]
             self.figures.answer_ms.append(latency * 1000)
-            if request_id in self.malformed and "error" in answer:
+            if request_id in self.malformed and answer.error is not None:
                 # Params lenient structuring accepts (1.5 as a character) make a request that
                 # a $/cancelRequest may then cancel: that answer is right too.
-                code = answer["error"].get("code")
+                code = answer.error.get("code")
                 if code not in (INVALID_PARAMS, REQUEST_CANCELLED):
                     self.figures.wrong_errors += 1
                     self.figures.notes.append(f"request {request_id}: error {code}")
@@ -544,8 +402,8 @@ async def pathological(server: Server, figures: Figures, root: Path) -> None:
                 {"textDocument": {"uri": uri}, "position": position, "context": {"triggerKind": 2}},
             )
             try:
-                await server.wait(request, ANSWER_BOUND_S)
-                answer_ms = (server.answered_at[request] - started) * 1000
+                answer = await server.wait(request, ANSWER_BOUND_S)
+                answer_ms = (answer.received - started) * 1000
             except (TimeoutError, ConnectionError):
                 figures.unanswered += 1
                 answer_ms = ANSWER_BOUND_S * 1000
@@ -685,7 +543,7 @@ async def model_file_faults(server: Server, figures: Figures, model_copy: Path, 
             figures.crashes += 1
             figures.notes.append(f"the server died when its model file was {fault}")
             return
-        print(f"model file {fault}: answered {json.dumps(answer)[:80]}")
+        print(f"model file {fault}: answered {json.dumps(answer and answer.message)[:80]}")
         if fault == "deleted":
             moved.rename(model_copy)
     print("model file truncated and deleted: the server lives on")
@@ -707,7 +565,7 @@ async def _until_the_model_answers(server: Server, root: Path) -> None:
             "context": {"triggerKind": 1},
         }
         answer = await server.wait(server.request("textDocument/inlineCompletion", params))
-        if answer.get("result"):
+        if answer.result:
             return
         await asyncio.sleep(0.2)
 
@@ -735,7 +593,7 @@ async def run(plan: Plan, work: Path) -> Figures:
         settings["model"] = plan.model
     root = work / "project é"
     root.mkdir(exist_ok=True)
-    server = await Server.start(settings, work / "server.log", root)
+    server = await Server.open(settings, work / "server.log", root)
     await asyncio.wait_for(server.ready.wait(), LOAD_TIMEOUT_S)
     if "fuzz" in plan.phases:
         await _phase(server, figures, "fuzz", lambda: _fuzz(server, figures, rng, root, plan))
@@ -772,7 +630,7 @@ async def run(plan: Plan, work: Path) -> Figures:
             "model file",
             lambda: model_file_faults(server, figures, model_copy, root),
         )
-    figures.messages = server.figures_messages
+    figures.messages = server.messages_sent
     figures.peak_threads = server.peak_threads
     figures.peak_rss_kib = max(server.peak_rss_kib, server.status().get("VmHWM", 0))
     if server.process.returncode is not None:
@@ -805,7 +663,7 @@ async def _fuzz(
     while sent < plan.messages and server.process.returncode is None:
         await fuzz.batch(plan.batch)
         sent += plan.batch
-    print(f"fuzz: {server.figures_messages} messages, {figures.drifts} drifts")
+    print(f"fuzz: {server.messages_sent} messages, {figures.drifts} drifts")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -14,8 +14,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from engine_process import free_port
-from wire_client import Message, WireClient, server_env, start_server
+
+from bench.engine_process import free_port
+from bench.lsp_client import Message, WireClient, server_env, start_server
 
 pytestmark = pytest.mark.model
 

@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine_process import EngineProcess, complete, free_port, running_engine
+from cli_complete import complete
+
+from bench.engine_process import EngineProcess, free_port, llama_server_env, running_engine
 
 LLAMA_SERVER = os.environ.get("LSP_FIM_LLAMA_SERVER")
 STARTUP_TIMEOUT_S = 180
@@ -36,10 +38,7 @@ def _llama_server(model_path: Path, port: int, log_dir: Path) -> Iterator[Engine
     """A llama-server on the default model, with the libraries next to its binary."""
     assert LLAMA_SERVER is not None
     binary = Path(LLAMA_SERVER)
-    env = dict(os.environ)
-    env["LD_LIBRARY_PATH"] = os.pathsep.join(
-        part for part in (str(binary.parent), env.get("LD_LIBRARY_PATH")) if part
-    )
+    env = llama_server_env(binary)
     command = [str(binary), "-m", str(model_path), "--host", "127.0.0.1", "--port", str(port)]
     command += ["-t", "2", "-c", "4096"]
     with running_engine(
@@ -72,7 +71,7 @@ def test_an_engine_killed_mid_stream_and_restarted_serves_the_editor_again(
     """``lsp-fim serve`` on a llama-server that is killed while it streams a suggestion: that
     request gets an empty answer (not the text so far, not silence), and once the engine is
     back on its port the next request is served, with no restart of the editor's server."""
-    from wire_client import WireClient, start_server
+    from bench.lsp_client import WireClient, start_server
 
     port = free_port()
 

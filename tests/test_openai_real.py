@@ -20,11 +20,12 @@ from pathlib import Path
 
 import pytest
 import pytest_lsp
-from engine_process import EXAMPLE, EngineProcess, complete, free_port, running_engine
+from cli_complete import EXAMPLE, complete
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 from test_http_e2e import inline_params, open_norm, start
 
+from bench.engine_process import EngineProcess, free_port, running_engine
 from lsp_fim.backends.base import BackendError, FimPrompt, GenerationRequest, GenerationStats
 from lsp_fim.backends.http_backend import HttpBackend
 from lsp_fim.backends.http_engines import open_http_backend

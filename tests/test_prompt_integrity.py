@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine_process import free_port, running_engine
 
+from bench.engine_process import free_port, llama_server_env, running_engine
 from lsp_fim.backends.base import FimPrompt, GenerationRequest, GenerationStats
 from lsp_fim.backends.http_backend import HttpBackend
 from lsp_fim.backends.http_stream import EngineAddress
@@ -138,10 +138,7 @@ def llama_server(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     assert LLAMA_SERVER is not None
     binary = Path(LLAMA_SERVER)
     port = free_port()
-    env = dict(os.environ)
-    env["LD_LIBRARY_PATH"] = os.pathsep.join(
-        part for part in (str(binary.parent), env.get("LD_LIBRARY_PATH")) if part
-    )
+    env = llama_server_env(binary)
     command = [str(binary), "-m", str(model_path), "--host", "127.0.0.1", "--port", str(port)]
     command += ["-t", "2", "-c", "8192"]
     log_dir = tmp_path_factory.mktemp("llama-server")

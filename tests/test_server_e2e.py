@@ -13,7 +13,8 @@ import pytest
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
-from wire_client import server_env
+
+from bench.lsp_client import server_env
 
 pytestmark = pytest.mark.model
 

