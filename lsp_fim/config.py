@@ -240,6 +240,9 @@ class Settings:
     )
     # Globs of files never read into a prompt, added to ``lsp_fim.privacy.DEFAULT_DENY``.
     exclude: tuple[str, ...] = field(default=(), metadata=_declare(Setting(_globs)))
+    # Count the suggestions the editor showed and those accepted, whole or in part, per language
+    # and model, in a file of the user's cache (``lsp_fim.acceptance``); never sent anywhere.
+    acceptance_stats: bool = field(default=True, metadata=_declare(Setting(_boolean)))
 
     def language_enabled(self, language_id: str | None) -> bool:
         if self.enabled_languages is None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from lsp_fim.acceptance import ACCEPT_COMMAND, model_label
 from lsp_fim.config import Settings, wire_name
 from lsp_fim.document_request import DocumentSnapshot, request_from
 from lsp_fim.documents import use_lsp_lines
@@ -23,6 +24,10 @@ log = logging.getLogger(__name__)
 SETTINGS_SECTION = "lspFim"
 STATS_REQUEST = "lspFim/stats"
 DOCUMENT_TEXT_REQUEST = "lspFim/documentText"
+# What became of a suggestion, as the editor saw it (``lsp_fim.acceptance``).
+DID_SHOW_COMPLETION = "lspFim/didShowCompletion"
+DID_ACCEPT_COMPLETION = "lspFim/didAcceptCompletion"
+DID_PARTIALLY_ACCEPT_COMPLETION = "lspFim/didPartiallyAcceptCompletion"
 
 
 def _section(options: Any) -> Any:
@@ -105,7 +110,22 @@ async def on_inline_completion(
     if result is None:
         return None
     text, completion = result
-    return inline_completion_list(text, completion, ls.position_encoding())
+    answer = inline_completion_list(text, completion, ls.position_encoding())
+    _give_id(ls, params.text_document.uri, completion.text, answer.items[0])
+    return answer
+
+
+def _give_id(ls: FimServer, uri: str, text: str, item: types.InlineCompletionItem) -> None:
+    """The id the editor names when it reports the suggestion shown or accepted: the argument
+    of the command that accepting it runs (``lsp_fim.acceptance``)."""
+    document = ls.open_document(uri)
+    if not ls.settings.acceptance_stats or ls.engine is None or document is None:
+        return
+    language = document.language_id or "unknown"
+    answer_id = ls.acceptance.remember(language, model_label(ls.engine.settings), len(text))
+    item.command = types.Command(
+        title="lsp-fim: accepted", command=ACCEPT_COMMAND, arguments=[answer_id]
+    )
 
 
 async def on_completion(
@@ -118,10 +138,46 @@ async def on_completion(
     return completion_list(text, completion, ls.position_encoding())
 
 
-def on_stats(ls: FimServer, params: Any) -> dict[str, int]:
-    """``lspFim/stats``: the engine's counters, camelCase; zeros before the model is loaded."""
+def on_stats(ls: FimServer, params: Any) -> dict[str, Any]:
+    """``lspFim/stats``: the engine's counters, camelCase (none before the model is loaded),
+    and ``acceptance``, the suggestions shown and accepted per language and model."""
     counters = asdict(ls.engine.counters_snapshot()) if ls.engine is not None else {}
-    return {wire_name(name): value for name, value in counters.items()}
+    stats: dict[str, Any] = {wire_name(name): value for name, value in counters.items()}
+    if ls.settings.acceptance_stats:
+        stats["acceptance"] = ls.acceptance.summary()
+    return stats
+
+
+def _reported_id(ls: FimServer, params: Any) -> str | None:
+    """The suggestion a report names, when counting is on."""
+    answer_id = getattr(params, "id", None)
+    if not ls.settings.acceptance_stats or not isinstance(answer_id, str):
+        return None
+    return answer_id
+
+
+def on_did_show_completion(ls: FimServer, params: Any) -> None:
+    if (answer_id := _reported_id(ls, params)) is not None and not ls.acceptance.shown(answer_id):
+        log.debug("shown: unknown suggestion %r ignored", answer_id)
+
+
+def on_did_accept_completion(ls: FimServer, params: Any) -> None:
+    answer_id = _reported_id(ls, params)
+    if answer_id is not None and not ls.acceptance.accepted(answer_id):
+        log.debug("accepted: unknown suggestion %r ignored", answer_id)
+
+
+def on_did_partially_accept_completion(ls: FimServer, params: Any) -> None:
+    answer_id = _reported_id(ls, params)
+    length = getattr(params, "acceptedLength", None)
+    if answer_id is None or isinstance(length, bool) or not isinstance(length, int):
+        return
+    if not ls.acceptance.partially_accepted(answer_id, length):
+        log.debug("partly accepted: unknown suggestion %r ignored", answer_id)
+
+
+def on_shutdown(ls: FimServer, params: Any) -> None:
+    ls.acceptance.flush()
 
 
 def on_document_text(ls: FimServer, params: Any) -> dict[str, Any]:
@@ -151,6 +207,10 @@ def register(server: FimServer) -> None:
     )
     server.feature(STATS_REQUEST)(on_stats)
     server.feature(DOCUMENT_TEXT_REQUEST)(on_document_text)
+    server.feature(DID_SHOW_COMPLETION)(on_did_show_completion)
+    server.feature(DID_ACCEPT_COMPLETION)(on_did_accept_completion)
+    server.feature(DID_PARTIALLY_ACCEPT_COMPLETION)(on_did_partially_accept_completion)
+    server.feature(types.SHUTDOWN)(on_shutdown)
 
 
 def create_server(settings: Settings | None = None) -> FimServer:

@@ -36,6 +36,7 @@ from pygls.uris import to_fs_path, urlparse
 from pygls.workspace import TextDocument
 
 from lsp_fim import __version__, transport
+from lsp_fim.acceptance import AcceptanceStats
 from lsp_fim.backends.base import BackendError
 from lsp_fim.config import Settings, engine_reload_needed, settings_from_wire
 from lsp_fim.document_request import DocumentSnapshot, OtherDocument, request_from, usable
@@ -73,6 +74,7 @@ class FimServer(LanguageServer):
         self.scheduler = Scheduler(lambda: self.engine)
         self.recent_documents = RecentDocuments()
         self._last_request_fault: str | None = None
+        self.acceptance = AcceptanceStats()  # lsp_fim.acceptance: what the editor reports
 
     # transport -----------------------------------------------------------------------------
 

@@ -159,6 +159,7 @@ def test_the_engine_reloads_for_the_declared_settings_only() -> None:
         "scope_stop": False,
         "enabled_languages": ("go",),
         "exclude": ("*.secret",),
+        "acceptance_stats": False,
     }
     assert set(changed) == set(DECLARATIONS)
     base = Settings(threads=1)

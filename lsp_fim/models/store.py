@@ -36,14 +36,19 @@ class ModelStatus:
     description: str
 
 
+def cache_root() -> Path:
+    """lsp-fim's folder in the user's cache (``$XDG_CACHE_HOME/lsp-fim``)."""
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    # The XDG spec says to ignore a relative value.
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "lsp-fim"
+
+
 def cache_dir() -> Path:
     explicit = os.environ.get("LSP_FIM_CACHE_DIR")
     if explicit:
         return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    # The XDG spec says to ignore a relative value.
-    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
-    return base / "lsp-fim" / "models"
+    return cache_root() / "models"
 
 
 def list_models() -> list[ModelStatus]:

@@ -20,6 +20,7 @@ import {
     DidChangeConfigurationSignature,
     Disposable,
     FeatureState,
+    InlineCompletionRequest,
     LanguageClient,
     LanguageClientOptions,
     LSPAny,
@@ -35,6 +36,14 @@ import { expandPath, findExecutable, hasSeparator, Inspect, launchSettings, serv
 
 export const SECTION = 'lspFim';
 const STATS_REQUEST = 'lspFim/stats';
+// Local acceptance statistics (lsp_fim/acceptance.py): the server gives each suggestion an id, as
+// the argument of this command, which VS Code runs when the suggestion is accepted whole; the
+// extension reports that, and the suggestions shown and taken a word or line at a time.
+const ACCEPT_COMMAND = 'lspFim.completionAccepted';
+const DID_SHOW = 'lspFim/didShowCompletion';
+const DID_ACCEPT = 'lspFim/didAcceptCompletion';
+const DID_PARTIALLY_ACCEPT = 'lspFim/didPartiallyAcceptCompletion';
+const DOCUMENT_SELECTOR = [{ scheme: 'file' }, { scheme: 'untitled' }];
 
 interface Launch {
     /** The setting as written, to notice changes. */
@@ -241,7 +250,7 @@ class FimClient implements vscode.Disposable {
         this.output.info(`lsp-fim: starting ${[launch.command, ...launch.args, 'serve'].join(' ')}`);
         this.output.info(`lsp-fim: settings sent ${JSON.stringify(settings)}`);
         const clientOptions: LanguageClientOptions = {
-            documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
+            documentSelector: DOCUMENT_SELECTOR,
             initializationOptions: { [SECTION]: settings },
             synchronize: { configurationSection: SECTION },
             outputChannel: this.output,
@@ -254,6 +263,10 @@ class FimClient implements vscode.Disposable {
                     vscode.workspace.getConfiguration(SECTION).get<boolean>('completionMenu', false)
                         ? next(document, position, context, token)
                         : undefined,
+                // The client's own ghost-text provider stays silent: FimInlineProvider asks the
+                // server instead, since only a provider registered with VS Code's event handlers
+                // hears which suggestions were shown and which were taken in part.
+                provideInlineCompletionItems: () => undefined,
                 workspace: {
                     configuration: (params, token, next) => this.answerConfiguration(params, token, next),
                     didChangeConfiguration: (sections, next) => this.sendConfiguration(sections, next),
@@ -368,14 +381,114 @@ async function reportNotFound(launch: Launch, output: vscode.LogOutputChannel): 
     }
 }
 
-function describeStats(stats: Record<string, unknown>): string {
-    const entries = Object.entries(stats);
-    if (entries.length === 0) {
-        return 'no statistics yet: the model is not loaded';
+// ------------------------------------------------------------------------------------------------
+// Ghost text, and what became of it
+
+/** The id the server gave a suggestion, if it counts acceptance (`lspFim.acceptanceStats`). */
+function suggestionId(item: vscode.InlineCompletionItem): string | undefined {
+    const command = item.command;
+    const id: unknown = command?.command === ACCEPT_COMMAND ? command.arguments?.[0] : undefined;
+    return typeof id === 'string' ? id : undefined;
+}
+
+/** Asks the running server for ghost text (`textDocument/inlineCompletion`). */
+class FimInlineProvider implements vscode.InlineCompletionItemProvider {
+    constructor(protected readonly fim: FimClient) {}
+
+    async provideInlineCompletionItems(
+        document: vscode.TextDocument,
+        position: vscode.Position,
+        context: vscode.InlineCompletionContext,
+        token: vscode.CancellationToken,
+    ): Promise<vscode.InlineCompletionList | vscode.InlineCompletionItem[] | null | undefined> {
+        const client = this.fim.running;
+        if (client === undefined) {
+            return undefined;
+        }
+        const params = client.code2ProtocolConverter.asInlineCompletionParams(document, position, context);
+        try {
+            const result = await client.sendRequest(InlineCompletionRequest.type, params, token);
+            return token.isCancellationRequested ? null : client.protocol2CodeConverter.asInlineCompletionResult(result, token);
+        } catch (error) {
+            return client.handleFailedRequest(InlineCompletionRequest.type, token, error, null);
+        }
     }
-    return entries
-        .map(([key, value]) => `${key.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()} ${String(value)}`)
-        .join(', ');
+
+    report(method: string, item: vscode.InlineCompletionItem, more: Record<string, number> = {}): void {
+        reportSuggestion(this.fim, method, suggestionId(item), more);
+    }
+}
+
+/** Tells the server what became of the suggestion it gave the id `id`. */
+function reportSuggestion(fim: FimClient, method: string, id: unknown, more: Record<string, number> = {}): void {
+    if (typeof id === 'string') {
+        void fim.running?.sendNotification(method, { id, ...more }).catch(() => undefined);
+    }
+}
+
+/** `PartialAcceptInfo` of the proposed API `inlineCompletionsAdditions`. */
+interface PartialAcceptInfo {
+    acceptedLength: number;
+}
+
+/**
+ * The provider with the event handlers of the proposed API `inlineCompletionsAdditions`
+ * (code-server and VS Code started with `--enable-proposed-api lsp-fim.lsp-fim` allow it): shown,
+ * and taken a word or line at a time.
+ */
+class ReportingInlineProvider extends FimInlineProvider {
+    handleDidShowCompletionItem(item: vscode.InlineCompletionItem): void {
+        this.report(DID_SHOW, item);
+    }
+
+    /**
+     * VS Code calls this twice per partial accept, with the accepted length and with a
+     * `PartialAcceptInfo` holding the same: only the second is reported. The length is that of
+     * the suggestion's text now in the document, all partial accepts together.
+     */
+    handleDidPartiallyAcceptCompletionItem(item: vscode.InlineCompletionItem, info: number | PartialAcceptInfo): void {
+        if (typeof info === 'object' && typeof info.acceptedLength === 'number') {
+            this.report(DID_PARTIALLY_ACCEPT, item, { acceptedLength: info.acceptedLength });
+        }
+    }
+}
+
+/**
+ * Ghost text from the server, reported when shown or partly accepted where VS Code allows the
+ * proposed API those reports need; elsewhere (it throws at registration) without those reports,
+ * and a whole accept is still reported through the suggestion's command.
+ */
+function registerInlineProvider(fim: FimClient, output: vscode.LogOutputChannel): vscode.Disposable {
+    try {
+        return vscode.languages.registerInlineCompletionItemProvider(DOCUMENT_SELECTOR, new ReportingInlineProvider(fim));
+    } catch (error) {
+        output.info(`lsp-fim: suggestions shown or partly accepted are not counted here: ${String(error)}`);
+        return vscode.languages.registerInlineCompletionItemProvider(DOCUMENT_SELECTOR, new FimInlineProvider(fim));
+    }
+}
+
+/** Counts per language (or model), as `lspFim/stats` gives them under `acceptance`. */
+interface Tally {
+    shown: number;
+    accepted: number;
+    partiallyAccepted: number;
+}
+
+function describeAcceptance(acceptance: unknown): string[] {
+    const byLanguage = (acceptance as { byLanguage?: Record<string, Tally> } | undefined)?.byLanguage ?? {};
+    return Object.entries(byLanguage).map(
+        ([language, t]) => `${language}: ${t.accepted} of ${t.shown} accepted, ${t.partiallyAccepted} in part`,
+    );
+}
+
+function describeStats(stats: Record<string, unknown>): string {
+    const { acceptance, ...counters } = stats;
+    const entries = Object.entries(counters);
+    const parts =
+        entries.length === 0
+            ? ['no statistics yet: the model is not loaded']
+            : entries.map(([key, value]) => `${key.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()} ${String(value)}`);
+    return [...parts, ...describeAcceptance(acceptance)].join(', ');
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -395,6 +508,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         vscode.workspace.onDidGrantWorkspaceTrust(() => client.onConfigurationChanged(undefined)),
         vscode.commands.registerCommand('lspFim.restartServer', () => client.restart()),
         vscode.commands.registerCommand('lspFim.showOutput', () => output.show()),
+        registerInlineProvider(client, output),
+        vscode.commands.registerCommand(ACCEPT_COMMAND, (id: unknown) => reportSuggestion(client, DID_ACCEPT, id)),
         vscode.commands.registerCommand('lspFim.openServerPathSetting', () =>
             vscode.commands.executeCommand('workbench.action.openSettings', 'lspFim.serverPath'),
         ),

@@ -29,6 +29,7 @@ export const SERVER_SETTINGS = [
     'backendModel',
     'apiKeyEnv',
     'exclude',
+    'acceptanceStats',
 ] as const;
 
 /**

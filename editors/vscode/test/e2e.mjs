@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // End-to-end check of the VS Code extension in a real VS Code (code-server, in headless Chromium):
 // installs the .vsix, opens examples/norm.py at its empty body line, asks for an inline suggestion
-// and checks that ghost text appears, that Tab accepts it, that the server log shows the answered
-// request, and that "lsp-fim: Show statistics" works. Prints one PASS/FAIL line per check and
+// and checks that ghost text appears, that Tab accepts it; then types a new function as a person
+// would and checks that ghost text appears by itself, stays while its start is typed, and that
+// "accept next word" / "accept next line" take part of it and Tab the rest; that the server log
+// shows the answered requests, and that "lsp-fim: Show statistics" works and the server counted
+// the suggestions shown and accepted (its acceptance statistics file). Prints one PASS/FAIL line per check and
 // "e2e: N passed, M failed"; exit status 0 only when everything passed.
 //
 //   bash editors/vscode/test/run-e2e.sh        (builds the .vsix first; see test/README.md)
@@ -31,6 +34,12 @@ const CODE_SERVER_VERSION = process.env.CODE_SERVER_VERSION ?? '4.100.3';
 const PLAYWRIGHT_VERSION = '1.65.1';
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const SERVER = process.env.LSP_FIM ?? path.join(REPO, '.venv', 'bin', 'lsp-fim');
+// Typed a key at a time, this long apart (a quick typist), then a pause to read the ghost text.
+const TYPING_DELAY_MS = 90;
+const NEW_FUNCTION = 'def dot(a: list[float], b: list[float]) -> float:\n';
+const ANOTHER_FUNCTION = 'def scaled(v: list[float], k: float) -> list[float]:\n';
+// "Accept next line" has no default key: the test binds one.
+const ACCEPT_LINE_KEY = 'Control+Alt+Shift+L';
 const CHROMIUM_FLAGS = [
     '--headless',
     '--no-sandbox',
@@ -173,6 +182,133 @@ async function waitFor(what, probe, timeoutMs, stepMs = 250) {
     throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
 }
 
+// --- the typing flow ------------------------------------------------------------------------
+
+/** The lines on screen of the active editor, top down, without ghost text; and the cursor's. */
+function editorLines(page) {
+    return page.evaluate(() => {
+        const editors = [...document.querySelectorAll('.editor-instance .monaco-editor')];
+        const editor = editors.find((e) => e.querySelector('.cursors-layer .cursor')) ?? document.querySelector('.monaco-editor');
+        const cursorTop = editor.querySelector('.cursors-layer .cursor')?.style.top;
+        const lines = [...editor.querySelectorAll('.view-lines .view-line')].sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top));
+        const text = (line) => {
+            const copy = line.cloneNode(true);
+            copy.querySelectorAll('[class*="ghost-text"]').forEach((ghost) => ghost.remove());
+            return (copy.textContent ?? '').replace(/\u00a0/g, ' ');
+        };
+        return { lines: lines.map(text), cursor: lines.findIndex((l) => l.style.top === cursorTop) };
+    });
+}
+
+async function lineAtCursor(page) {
+    const { lines, cursor } = await editorLines(page);
+    return lines[cursor] ?? '';
+}
+
+async function shot(page, name) {
+    await page.screenshot({ path: path.join(OUTPUT, name) });
+    info(`screenshot: ${path.join(OUTPUT, name)}`);
+}
+
+/** Ghost text that comes by itself (no trigger), waited for up to `timeoutMs`. */
+function ghostBy(ghostText, timeoutMs) {
+    return waitFor('ghost text', async () => (await ghostText()) || undefined, timeoutMs, 200).catch((error) => error);
+}
+
+/** Types `text` a key at a time; returns the ghost text that then comes by itself. */
+async function typeAndWait(page, ghostText, text, screenshot) {
+    await page.keyboard.type(text, { delay: TYPING_DELAY_MS });
+    const shown = await ghostBy(ghostText, 60_000);
+    await shot(page, screenshot);
+    return shown;
+}
+
+/**
+ * A person's flow: type a new function at the end of the file a key at a time, pause, read the
+ * ghost text that came by itself, type its first letters (it stays), take a word (Ctrl+Right)
+ * and Tab the rest; then type another function and take its suggestion a line at a time.
+ */
+async function typingFlow(page, ghostText) {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Enter');
+    const shown = await typeAndWait(page, ghostText, NEW_FUNCTION, 'typing-ghost-text.png');
+    if (!check('typing: ghost text appears by itself after a pause', typeof shown === 'string', typeof shown === 'string' ? JSON.stringify(shown) : String(shown))) {
+        return;
+    }
+
+    // Typed-through: the first letters of the suggestion, typed, leave the rest in place.
+    const typed = shown.slice(0, Math.min(2, shown.split('\n')[0].length));
+    await page.keyboard.type(typed, { delay: TYPING_DELAY_MS });
+    const rest = await ghostBy(ghostText, 5_000);
+    await shot(page, 'typed-through.png');
+    const expected = shown.slice(typed.length).split('\n')[0];
+    const kept = typeof rest === 'string' && (expected.startsWith(rest.split('\n')[0]) || rest.startsWith(expected));
+    check('typing: typing the start of the ghost text keeps it', typed !== '' && kept, `typed ${JSON.stringify(typed)}, ghost text now ${JSON.stringify(typeof rest === 'string' ? rest : String(rest))}`);
+    if (typeof rest !== 'string') {
+        return;
+    }
+
+    // Ctrl+Right: "accept next word" takes the first word of the ghost text.
+    const beforeWord = await lineAtCursor(page);
+    await page.keyboard.press('Control+ArrowRight');
+    await page.waitForTimeout(500);
+    const afterWord = await lineAtCursor(page);
+    const word = afterWord.slice(beforeWord.length);
+    await shot(page, 'accept-word.png');
+    check(
+        'typing: Ctrl+Right (accept next word) takes a word of it',
+        afterWord.startsWith(beforeWord) && word.length > 0 && rest.startsWith(word) && word.length < rest.length,
+        `line ${JSON.stringify(beforeWord)} -> ${JSON.stringify(afterWord)}`,
+    );
+
+    // Tab takes the rest.
+    const left = await ghostBy(ghostText, 5_000);
+    await takeWith(page, 'Tab', left, 'typing-accepted.png', 'typing: Tab accepts the rest');
+
+    // Another function, its suggestion taken a line at a time ("accept next line").
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Shift+Tab'); // out of dot()'s body
+    const next = await typeAndWait(page, ghostText, ANOTHER_FUNCTION, 'typing-ghost-text-2.png');
+    await takeWith(page, ACCEPT_LINE_KEY, next, 'accept-line.png', 'typing: "accept next line" takes its first line');
+}
+
+/**
+ * Presses `key` with `ghost` (the ghost text, or the error of waiting for it) shown, and checks
+ * that a line on screen is then the cursor's line as it was followed by the first line of
+ * `ghost` (as shown: ghostText() trims it), ghost text left out.
+ */
+async function takeWith(page, key, ghost, screenshot, name) {
+    const before = await lineAtCursor(page);
+    await page.keyboard.press(key);
+    await page.waitForTimeout(500);
+    await shot(page, screenshot);
+    const first = typeof ghost === 'string' ? ghost.split('\n')[0].trim() : '';
+    const { lines } = await editorLines(page);
+    const took = first !== '' && lines.some((line) => line.startsWith(before) && line.slice(before.length).trim() === first);
+    check(name, took, `ghost text was ${JSON.stringify(typeof ghost === 'string' ? ghost : String(ghost))}`);
+}
+
+/** The server's acceptance statistics file counted what the editor reported. */
+async function checkAcceptanceFile(statsFile) {
+    // Written at most every 5 s behind the reports.
+    const python = await waitFor(
+        'the acceptance statistics file to count the accepts',
+        async () => {
+            const tallies = JSON.parse(fs.readFileSync(statsFile, 'utf8')).tallies;
+            const row = tallies.find((t) => t.language === 'python');
+            return row && row.accepted >= 2 && row.partiallyAccepted >= 1 ? row : undefined;
+        },
+        20_000,
+        500,
+    ).catch((error) => error);
+    const ok = python && typeof python === 'object' && !(python instanceof Error) && python.shown >= python.accepted;
+    check('the server counted suggestions shown, accepted and partly accepted', ok, ok ? JSON.stringify(python) : String(python));
+}
+
 // --- the run --------------------------------------------------------------------------------
 
 async function main() {
@@ -236,6 +372,19 @@ async function main() {
     };
     const writeSettings = () => fs.writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
     writeSettings();
+    fs.writeFileSync(
+        path.join(userData, 'User', 'keybindings.json'),
+        JSON.stringify([{ key: ACCEPT_LINE_KEY.toLowerCase().replace(/control/, 'ctrl'), command: 'editor.action.inlineSuggest.acceptNextLine', when: 'inlineSuggestionVisible' }]),
+    );
+    // The server's acceptance statistics go to a cache of this run's own; models stay where they are.
+    const cacheHome = path.join(temp, 'cache');
+    const userCache = process.env.XDG_CACHE_HOME && path.isAbsolute(process.env.XDG_CACHE_HOME) ? process.env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
+    const serverEnv = {
+        ...process.env,
+        XDG_CACHE_HOME: cacheHome,
+        LSP_FIM_CACHE_DIR: process.env.LSP_FIM_CACHE_DIR ?? path.join(userCache, 'lsp-fim', 'models'),
+    };
+    const statsFile = path.join(cacheHome, 'lsp-fim', 'acceptance-stats.json');
 
     // Its own config file, so that code-server leaves ~/.config/code-server alone.
     const config = path.join(temp, 'code-server.yaml');
@@ -260,7 +409,7 @@ async function main() {
             '--disable-getting-started-override',
             workspace,
         ],
-        { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+        { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: serverEnv },
     );
     const codeServerLog = fs.createWriteStream(path.join(OUTPUT, 'code-server.log'));
     serverProcess.stdout.pipe(codeServerLog);
@@ -351,6 +500,8 @@ async function main() {
             check('Tab accepts the suggestion into the file', typeof accepted === 'string', typeof accepted === 'string' ? `line ${emptyLine + 1}: ${JSON.stringify(accepted)}` : String(accepted));
         }
 
+        await typingFlow(page, ghostText);
+
         // lsp-fim: Show statistics (the custom lspFim/stats request), shown as a notification.
         await page.keyboard.press('Escape');
         await palette('lsp-fim: Show statistics');
@@ -358,12 +509,13 @@ async function main() {
             'the statistics notification',
             async () => {
                 const texts = await page.locator('.notification-list-item-message').allInnerTexts();
-                return texts.find((t) => t.includes('lsp-fim: requests'));
+                return texts.find((t) => t.includes('lsp-fim: requests') && t.includes('python: '));
             },
             15_000,
         ).catch((error) => error);
         await page.screenshot({ path: path.join(OUTPUT, 'statistics.png') });
-        check('"lsp-fim: Show statistics" shows the server counters', typeof stats === 'string', typeof stats === 'string' ? stats : String(stats));
+        check('"lsp-fim: Show statistics" shows the server counters and the accept counts', typeof stats === 'string', typeof stats === 'string' ? stats : String(stats));
+        await checkAcceptanceFile(statsFile);
 
         // Settings changed in the Settings editor (as a user would) reach the running server.
         const setSetting = async (key, value, tab = 'User') => {
