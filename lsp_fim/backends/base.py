@@ -79,6 +79,11 @@ class GenerationStats:
     generated_tokens: int = 0
     prompt_ms: float = 0.0
     generate_ms: float = 0.0
+    # Speculative decoding: decodes that checked drafted tokens, the tokens drafted, and those
+    # of them the model agreed with (each saved a decode).
+    verifications: int = 0
+    draft_tokens: int = 0
+    accepted_draft_tokens: int = 0
 
 
 class Vocabulary(Protocol):

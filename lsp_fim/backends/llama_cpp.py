@@ -11,7 +11,9 @@ batches.
 The KV cache is managed here, through ``llama_adapter``, rather than by llama-cpp-python (see
 ``kv_reuse``): changed prompt tokens are evaluated in a second sequence and only then swapped
 into the main one, because llama.cpp decodes a sequence only at positions after its last one,
-and because a cancelled evaluation must leave the cache as it was.
+and because a cancelled evaluation must leave the cache as it was. Generation verifies
+tokens drafted by prompt lookup in one decode (``speculation``); the cells of rejected drafts
+leave the cache at once, so that the cache always holds what ``_cached`` lists.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ import codecs
 import logging
 import threading
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from lsp_fim.backends.base import BackendError, FimPrompt, GenerationRequest, GenerationStats
 from lsp_fim.backends.kv_reuse import ReusePlan, plan_reuse
 from lsp_fim.backends.llama_adapter import LlamaModel, LlamaVocabulary
+from lsp_fim.backends.speculation import PromptLookup, greedy_tokens
 from lsp_fim.backends.stop_text import StopTextFilter
 from lsp_fim.prompt import PromptPiece
 
@@ -57,9 +60,15 @@ class LlamaCppBackend:
     """Streams greedy tokens for FIM prompts, reusing the KV cache across edits (``kv_reuse``)."""
 
     def __init__(
-        self, model_path: Path, threads: int, context_tokens: int = DEFAULT_CONTEXT_TOKENS
+        self,
+        model_path: Path,
+        threads: int,
+        context_tokens: int = DEFAULT_CONTEXT_TOKENS,
+        speculate: bool = True,
     ) -> None:
         self.model_path = model_path
+        # Speculative decoding (``speculation``); off, every token is its own decode.
+        self.speculate = speculate
         self._model = _load_model(model_path, threads, context_tokens)
         self._lock = threading.Lock()
         self.context_tokens = context_tokens
@@ -250,7 +259,8 @@ class LlamaCppBackend:
         stop_ids = self._stop_token_ids(request.stop)
         text_filter = StopTextFilter(request.stop)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        tokens = self._greedy_tokens(prompt[-1])
+        lookup = PromptLookup(prompt) if self.speculate else None
+        tokens = greedy_tokens(self, prompt[-1], lookup, max_tokens, request.cancel, stats)
         try:
             for token in tokens:
                 if not stats.prompt_ms:
@@ -271,10 +281,13 @@ class LlamaCppBackend:
             if rest:
                 yield rest
 
-    def _greedy_tokens(self, token: int) -> Generator[int]:
-        """Evaluate ``token`` after the cached ones, yield the likeliest next, and so on."""
-        while True:
-            self._model.decode([token], len(self._cached), MAIN_SEQUENCE)
-            self._cached.append(token)
-            token = self._model.greedy_token(-1)
-            yield token
+    def verify(self, tokens: Sequence[int]) -> list[int]:
+        """The :class:`~lsp_fim.backends.speculation.Verifier` side: ``tokens`` are evaluated
+        after the cached ones, in one decode."""
+        self._model.decode(tokens, len(self._cached), MAIN_SEQUENCE, all_logits=True)
+        self._cached += tokens
+        return [self._model.greedy_token(index) for index in range(len(tokens))]
+
+    def forget(self, count: int) -> None:
+        if count:
+            self._truncate(len(self._cached) - count)
