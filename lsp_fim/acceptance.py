@@ -4,7 +4,8 @@ per model, so a user can see what works for them.
 The editor tells the server what became of its answers: ``lspFim/didShowCompletion``,
 ``lspFim/didAcceptCompletion`` and ``lspFim/didPartiallyAcceptCompletion`` (a word or a line
 of it, ``acceptedLength`` characters from its start so far), each naming the ``id`` the server
-gave the item (as the argument of its :data:`ACCEPT_COMMAND`). Only counts and lengths are
+gave the item (ghost text: the argument of its :data:`ACCEPT_COMMAND`; a completion-menu item:
+its ``data``, :data:`ANSWER_ID_FIELD`). Only counts and lengths are
 kept, never code, in a small JSON file of the user's cache; nothing is ever sent anywhere.
 The setting ``acceptanceStats: false`` turns it off: then nothing is counted, read or written.
 """
@@ -35,6 +36,8 @@ FORMAT_VERSION = 1
 # The client command on every suggestion the server gives an id: accepting the suggestion runs
 # it, and the editor's glue sends ``lspFim/didAcceptCompletion`` with its argument, the id.
 ACCEPT_COMMAND = "lspFim.completionAccepted"
+# A completion-menu item carries its id in ``data``, under this key.
+ANSWER_ID_FIELD = "lspFimId"
 # Answers remembered for the editor's reports: one a keystroke, and a report comes at once.
 REMEMBERED_ITEMS = 256
 # The file is written at most this often while the editor reports, and at shutdown.

@@ -10,7 +10,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from lsp_fim.acceptance import ACCEPT_COMMAND, model_label
+from lsp_fim.acceptance import ACCEPT_COMMAND, ANSWER_ID_FIELD, model_label
 from lsp_fim.config import Settings, wire_name
 from lsp_fim.document_request import DocumentSnapshot, request_from
 from lsp_fim.documents import use_lsp_lines
@@ -111,21 +111,22 @@ async def on_inline_completion(
         return None
     text, completion = result
     answer = inline_completion_list(text, completion, ls.position_encoding())
-    _give_id(ls, params.text_document.uri, completion.text, answer.items[0])
+    if (answer_id := _answer_id(ls, params.text_document.uri, completion.text)) is not None:
+        # Accepting ghost text runs the item's command (VS Code, Neovim 0.12): its argument.
+        answer.items[0].command = types.Command(
+            title="lsp-fim: accepted", command=ACCEPT_COMMAND, arguments=[answer_id]
+        )
     return answer
 
 
-def _give_id(ls: FimServer, uri: str, text: str, item: types.InlineCompletionItem) -> None:
-    """The id the editor names when it reports the suggestion shown or accepted: the argument
-    of the command that accepting it runs (``lsp_fim.acceptance``)."""
+def _answer_id(ls: FimServer, uri: str, text: str) -> str | None:
+    """The id the editor names when it reports the suggestion shown or accepted
+    (``lsp_fim.acceptance``); None when counting is off."""
     document = ls.open_document(uri)
     if not ls.settings.acceptance_stats or ls.engine is None or document is None:
-        return
+        return None
     language = document.language_id or "unknown"
-    answer_id = ls.acceptance.remember(language, model_label(ls.engine.settings), len(text))
-    item.command = types.Command(
-        title="lsp-fim: accepted", command=ACCEPT_COMMAND, arguments=[answer_id]
-    )
+    return ls.acceptance.remember(language, model_label(ls.engine.settings), len(text))
 
 
 async def on_completion(
@@ -135,7 +136,12 @@ async def on_completion(
     if result is None:
         return types.CompletionList(is_incomplete=True, items=[])
     text, completion = result
-    return completion_list(text, completion, ls.position_encoding())
+    answer = completion_list(text, completion, ls.position_encoding())
+    if (answer_id := _answer_id(ls, params.text_document.uri, completion.text)) is not None:
+        # In ``data``, which clients keep and never act on: a command would be run on accept
+        # by editors that do not know it (Helix), as a request the server would have to serve.
+        answer.items[0].data = {ANSWER_ID_FIELD: answer_id}
+    return answer
 
 
 def on_stats(ls: FimServer, params: Any) -> dict[str, Any]:

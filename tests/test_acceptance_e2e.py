@@ -17,9 +17,9 @@ import test_http_e2e
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 from scripted_http import ScriptedEngine
-from test_http_e2e import inline_params, open_norm, start
+from test_http_e2e import NORM_CURSOR, URI, inline_params, open_norm, start
 
-from lsp_fim.acceptance import ACCEPT_COMMAND, STATS_FILE_NAME
+from lsp_fim.acceptance import ACCEPT_COMMAND, ANSWER_ID_FIELD, STATS_FILE_NAME
 from lsp_fim.models.store import cache_dir
 
 CACHE_HOME = Path("/tmp/lsp-fim-acceptance-e2e")
@@ -120,6 +120,31 @@ async def test_reports_from_the_editor_are_counted_in_stats_and_kept_in_the_file
         ("python", "llama-server", 1)
     ]
     assert first.insert_text.strip() not in saved  # counts only, never code
+
+
+async def test_a_menu_item_carries_its_id_in_data_and_its_accept_is_counted(
+    client: LanguageClient,
+) -> None:
+    """Neovim 0.11 and Helix show the suggestion as a completion-menu item. Its id is in
+    ``data``, not in a command: Helix would run a command it does not know on accept."""
+    try:
+        open_norm(client)
+        menu = await client.text_document_completion_async(
+            types.CompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=URI), position=NORM_CURSOR
+            )
+        )
+        assert isinstance(menu, types.CompletionList) and len(menu.items) == 1
+        item = menu.items[0]
+        assert item.command is None
+        assert isinstance(item.data, dict) and isinstance(item.data[ANSWER_ID_FIELD], str)
+        client.protocol.notify("lspFim/didShowCompletion", {"id": item.data[ANSWER_ID_FIELD]})
+        client.protocol.notify("lspFim/didAcceptCompletion", {"id": item.data[ANSWER_ID_FIELD]})
+        stats = await client.protocol.send_request_async("lspFim/stats", None)
+    finally:
+        await client.shutdown_session()
+    python = stats.acceptance.byLanguage.python
+    assert (python.shown, python.accepted) == (1, 1)
 
 
 async def test_with_acceptance_stats_off_nothing_is_counted_or_written(

@@ -30,6 +30,8 @@ from typing import Any
 
 import pytest
 
+from lsp_fim.models.store import cache_dir
+
 pytestmark = pytest.mark.model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -143,9 +145,11 @@ def neovim(tmp_path_factory: pytest.TempPathFactory) -> NeovimRun:
         LSP_FIM_NVIM_RESULT=str(result_file),
         LSP_FIM_NVIM_FILE=str(source),
         LSP_FIM_NVIM_TIMEOUT_MS=str(NVIM_BUDGET_S * 1000),
-        # Neovim's own lsp.log (with the server's stderr) lands here; XDG_CACHE_HOME is left
-        # alone because the model cache lives under it.
+        # Neovim's own lsp.log (with the server's stderr) lands here; the acceptance counts in
+        # a cache of their own, models where they are.
         XDG_STATE_HOME=str(work / "state"),
+        XDG_CACHE_HOME=str(work / "cache"),
+        LSP_FIM_CACHE_DIR=str(cache_dir()),
         NVIM_LOG_FILE=str(work / "nvim.log"),
     )
     options = {
@@ -214,6 +218,17 @@ def test_item_reaches_the_menu_and_accepting_inserts_it_whole(neovim: NeovimRun)
         neovim.explain()
     )
     ast.parse(accepted)
+
+
+def test_the_plugin_reports_the_menu_item_shown_and_accepted(neovim: NeovimRun) -> None:
+    """Local acceptance statistics: the plugin tells the server what the menu showed and what
+    <C-y> took; lspFim/stats counts it."""
+    result = neovim.result
+    assert result.get("ok") is True, neovim.explain()
+    before = result["stats_before_accept"]["acceptance"]["byLanguage"]["python"]
+    after = result["stats_after_accept"]["acceptance"]["byLanguage"]["python"]
+    assert before["shown"] >= 1 and before["accepted"] == 0, neovim.explain()
+    assert after["accepted"] == 1 and after["shown"] == before["shown"], neovim.explain()
 
 
 def health_report(lines: list[str]) -> dict[str, list[str]]:

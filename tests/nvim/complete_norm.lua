@@ -85,7 +85,7 @@ local function wait_for(what, limit_ms, condition)
   end
 end
 
-local phase2
+local phase2, stats
 
 local function phase1()
   local path = assert(os.getenv('LSP_FIM_NVIM_FILE'), 'LSP_FIM_NVIM_FILE not set')
@@ -195,6 +195,14 @@ local function phase1()
   phase2(bufnr)
 end
 
+--- The server's lspFim/stats: its acceptance counts (the plugin reports shown and accepted).
+--- The notifications sent before are handled first: the server reads its input in order.
+stats = function(bufnr)
+  local client = vim.lsp.get_clients({ bufnr = bufnr, name = 'lsp_fim' })[1]
+  local response = client:request_sync('lspFim/stats', vim.empty_dict(), 10000, bufnr)
+  return response and response.result
+end
+
 phase2 = function(bufnr)
   local asked = false
   local accepted = false
@@ -233,6 +241,7 @@ phase2 = function(bufnr)
         })
       end
       accepted = true
+      result.stats_before_accept = stats(bufnr)
       vim.api.nvim_feedkeys(vim.keycode('<C-y>'), 'n', false)
       return
     end
@@ -242,6 +251,7 @@ phase2 = function(bufnr)
     end
     poll:stop()
     result.menu_accepted_text = buffer_text(bufnr)
+    result.stats_after_accept = stats(bufnr)
     vim.cmd.stopinsert()
     result.phase = 'checkhealth'
     vim.cmd.checkhealth('lsp_fim')

@@ -78,4 +78,12 @@ equal({ health.host_port('http://127.0.0.1:8080/v1') }, { '127.0.0.1', 8080 }, '
 equal({ health.host_port('https://[::1]/v1') }, { '::1', 443 }, 'IPv6, default port')
 equal({ health.host_port('gpu-box:8080') }, {}, 'not a URL')
 
+-- The id of a suggestion, for the acceptance statistics.
+local report = require('lsp_fim.report')
+equal(report.id_of({ data = { lspFimId = 'a-1' } }), 'a-1', 'menu item id')
+equal(report.id_of({ command = { command = 'lspFim.completionAccepted', arguments = { 'a-2' } } }),
+  'a-2', 'ghost text id')
+equal(report.id_of({ command = { command = 'other', arguments = { 'x' } } }), nil, 'not ours')
+equal(report.id_of({ label = 'no id' }), nil, 'no id')
+
 io.stdout:write('units ok\n')

@@ -61,10 +61,17 @@ function M.accept_part(bufnr, item, unit)
   if not rest or rest == '' then
     return false
   end
-  local lines = vim.split(M.next_part(rest, unit), '\n', { plain = true })
+  local part = M.next_part(rest, unit)
+  local lines = vim.split(part, '\n', { plain = true })
   vim.api.nvim_buf_set_text(bufnr, row, col, row, col, lines)
   local last_col = (#lines == 1 and col or 0) + #lines[#lines]
   vim.api.nvim_win_set_cursor(0, { row + #lines, last_col })
+  local report = require('lsp_fim.report')
+  local id = report.id_of(item)
+  if id and item.client_id then
+    local taken = vim.fn.strchars(item.insert_text) - vim.fn.strchars(rest) + vim.fn.strchars(part)
+    report.send(item.client_id, 'partly', id, taken)
+  end
   return true
 end
 
@@ -92,6 +99,13 @@ function M.attach(bufnr, client_id, options)
     return false
   end
   vim.lsp.inline_completion.enable(true, { bufnr = bufnr, client_id = client_id })
+  -- Accepting all of the ghost text runs the item's command: the server counts it.
+  vim.lsp.commands['lspFim.completionAccepted'] = function(command, context)
+    local id = vim.tbl_get(command, 'arguments', 1)
+    if type(id) == 'string' then
+      require('lsp_fim.report').send(context.client_id, 'accepted', id)
+    end
+  end
   map_accept(bufnr, options.accept_inline_key, { bufnr = bufnr }, 'lsp-fim: accept the ghost text')
   local parts = { { options.accept_word_key, 'word' }, { options.accept_line_key, 'line' } }
   for _, part in ipairs(parts) do

@@ -27,6 +27,11 @@ local function insert_whole_suggestion(bufnr, client_id)
   if type(lsp_data) ~= 'table' or lsp_data.client_id ~= client_id then
     return
   end
+  local report = require('lsp_fim.report')
+  local id = report.id_of(lsp_data.completion_item or {})
+  if id then
+    report.send(client_id, 'accepted', id)
+  end
   local edit = vim.tbl_get(lsp_data, 'completion_item', 'textEdit')
   local word = done.word or ''
   if type(edit) ~= 'table' or type(edit.newText) ~= 'string' or edit.newText == word then
@@ -51,11 +56,19 @@ end
 --- @param menu_key string|false
 function M.attach(bufnr, client_id, menu_key)
   vim.lsp.completion.enable(true, client_id, bufnr, { autotrigger = true, convert = M.convert })
+  local group = vim.api.nvim_create_augroup('lsp_fim_menu_' .. bufnr, { clear = true })
   vim.api.nvim_create_autocmd('CompleteDone', {
-    group = vim.api.nvim_create_augroup('lsp_fim_menu_' .. bufnr, { clear = true }),
+    group = group,
     buffer = bufnr,
     callback = function()
       insert_whole_suggestion(bufnr, client_id)
+    end,
+  })
+  vim.api.nvim_create_autocmd('CompleteChanged', {
+    group = group,
+    buffer = bufnr,
+    callback = function()
+      require('lsp_fim.report').menu_shown(client_id)
     end,
   })
   if menu_key then
