@@ -187,6 +187,18 @@ class Settings:
             Setting(_boolean, flag=Flag("disable the scope stop", commands=(COMPLETE,)))
         ),
     )
+    # The in-process model checks several tokens drafted from the prompt in one decode
+    # (``lsp_fim.backends.speculation``): the same text as without, sooner.
+    speculative_decoding: bool = field(
+        default=True,
+        metadata=_declare(
+            Setting(
+                _boolean,
+                reloads_engine=True,
+                flag=Flag("disable speculative decoding (in-process model)"),
+            )
+        ),
+    )
     threads: int = field(
         default_factory=lambda: os.cpu_count() or 1,
         metadata=_declare(Setting(_positive_int, reloads_engine=True)),

@@ -79,6 +79,10 @@ class EngineCounters:
     prompt_tokens: int = 0
     prompt_tokens_evaluated: int = 0
     generated_tokens: int = 0
+    # Speculative decoding: verifying decodes, tokens drafted, drafted tokens kept.
+    verifications: int = 0
+    draft_tokens: int = 0
+    accepted_draft_tokens: int = 0
     # Work done while the editor was idle: prefills and suggestions computed ahead.
     background_runs: int = 0
     background_tokens_evaluated: int = 0
@@ -92,6 +96,9 @@ class EngineCounters:
         self.prompt_tokens += stats.prompt_tokens
         self.prompt_tokens_evaluated += stats.prompt_tokens_evaluated
         self.generated_tokens += stats.generated_tokens
+        self.verifications += stats.verifications
+        self.draft_tokens += stats.draft_tokens
+        self.accepted_draft_tokens += stats.accepted_draft_tokens
 
 
 class GenerationDeadline:
@@ -368,7 +375,7 @@ def _load_embedded(
     from lsp_fim.templates import detect_template, load_template
 
     model_path: Path = resolve_model(settings.model, progress=progress)
-    backend = LlamaCppBackend(model_path, settings.threads)
+    backend = LlamaCppBackend(model_path, settings.threads, speculate=settings.speculative_decoding)
     template = (
         load_template(settings.template)
         if settings.template

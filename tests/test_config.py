@@ -99,8 +99,23 @@ def test_null_and_invalid_values_take_the_command_line_defaults() -> None:
 
 # One declaration per setting -----------------------------------------------------------------
 
-ENGINE_SETTINGS = {"model", "template", "threads", "backend", "backend_url", "backend_model"}
-SERVE_FLAGS = {"--model", "--backend", "--backend-url", "--backend-model", "--api-key-env"}
+ENGINE_SETTINGS = {
+    "model",
+    "template",
+    "threads",
+    "backend",
+    "backend_url",
+    "backend_model",
+    "speculative_decoding",
+}
+SERVE_FLAGS = {
+    "--model",
+    "--backend",
+    "--backend-url",
+    "--backend-model",
+    "--api-key-env",
+    "--no-speculative-decoding",
+}
 COMPLETE_FLAGS = SERVE_FLAGS | {
     "--template",
     "--max-tokens",
@@ -157,6 +172,7 @@ def test_the_engine_reloads_for_the_declared_settings_only() -> None:
         "suffix_tokens": 13,
         "context_file_tokens": 17,
         "scope_stop": False,
+        "speculative_decoding": False,
         "enabled_languages": ("go",),
         "exclude": ("*.secret",),
         "acceptance_stats": False,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from pathlib import Path
 
+import pytest
 from scripted import PlainTemplate, ScriptedBackend
 
 from lsp_fim.config import Settings
-from lsp_fim.engine import Completion, CompletionEngine, CompletionRequest
+from lsp_fim.engine import Completion, CompletionEngine, CompletionRequest, load_engine
 from lsp_fim.related_files import RelatedDocument
 from lsp_fim.scope import StopReason
 from lsp_fim.templates import load_template
@@ -137,3 +139,14 @@ def test_counters_add_up_when_two_threads_count() -> None:
     for thread in threads:
         thread.join()
     assert engine.counters_snapshot().requests == 8
+
+
+@pytest.mark.model
+def test_speculative_decoding_follows_its_setting(model_path: Path) -> None:
+    """``speculativeDecoding: false`` reaches the in-process backend (a reload builds it)."""
+    from lsp_fim.backends.llama_cpp import LlamaCppBackend
+
+    for wanted in (False, True):
+        engine = load_engine(Settings(model=str(model_path), speculative_decoding=wanted))
+        assert isinstance(engine.backend, LlamaCppBackend)
+        assert engine.backend.speculate is wanted

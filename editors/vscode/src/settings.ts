@@ -22,6 +22,7 @@ export const SERVER_SETTINGS = [
     'suffixTokens',
     'contextFileTokens',
     'scopeStop',
+    'speculativeDecoding',
     'threads',
     'enabledLanguages',
     'backend',
