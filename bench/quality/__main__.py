@@ -78,6 +78,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="task sample seed")
     parser.add_argument(
+        "--no-speculative-decoding",
+        dest="speculative_decoding",
+        action="store_false",
+        help="every token its own decode (the product's setting speculativeDecoding: false)",
+    )
+    parser.add_argument(
         "--threads", type=_positive_int, help="llama.cpp threads (default: all cores)"
     )
     parser.add_argument(
@@ -95,7 +101,9 @@ def _sample_size(args: argparse.Namespace, dataset: str) -> int | None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings(model=args.model, max_generate_ms=0)
+    settings = Settings(
+        model=args.model, max_generate_ms=0, speculative_decoding=args.speculative_decoding
+    )
     return replace(settings, threads=args.threads) if args.threads else settings
 
 
