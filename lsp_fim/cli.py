@@ -1,4 +1,4 @@
-"""``lsp-fim``: serve the LSP, complete one position headlessly, manage models, evaluate."""
+"""``lsp-fim``: serve the LSP, complete one position headlessly, manage models, check the set-up."""
 
 from __future__ import annotations
 
@@ -114,11 +114,12 @@ def _argument_type(setting: Setting, flag: Flag) -> Callable[[str], Any]:
     return checked
 
 
-def _settings_from_flags(args: argparse.Namespace) -> Settings:
-    """The settings the command's flags give (an editor's own settings still win)."""
+def _settings_from_flags(args: argparse.Namespace, command: str | None = None) -> Settings:
+    """The settings the flags of ``command`` (by default the one given) give; an editor's own
+    settings still win. ``doctor`` takes the flags of ``serve``."""
     given = {
         settings_field.name: getattr(args, settings_field.name)
-        for settings_field in _flagged_fields(args.command)
+        for settings_field in _flagged_fields(command or args.command)
     }
     return Settings(**{name: value for name, value in given.items() if value is not None})
 
@@ -190,14 +191,46 @@ def _model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_global_flags(parser: argparse.ArgumentParser, *, on_command: bool) -> None:
+    """``--log-file`` and ``-v`` go before or after the command, as people type them: each
+    command takes them too, unset there (SUPPRESS) so as not to undo those given before it."""
+    parser.add_argument(
+        "--log-file",
+        default=argparse.SUPPRESS if on_command else None,
+        help="log here instead of stderr (never stdout)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS if on_command else False,
+        help="debug logging",
+    )
+
+
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_text: str
+) -> argparse.ArgumentParser:
+    command = commands.add_parser(name, help=help_text, description=help_text)
+    _add_global_flags(command, on_command=True)
+    return command
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from lsp_fim import doctor
+
+    checks = doctor.run_checks(_settings_from_flags(args, SERVE))
+    print(doctor.as_json(checks) if args.json else doctor.as_text(checks))
+    return 1 if doctor.any_failed(checks) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lsp-fim", description=__doc__)
     parser.add_argument("--version", action="version", version=f"lsp-fim {__version__}")
-    parser.add_argument("--log-file", help="log here instead of stderr (never stdout)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    _add_global_flags(parser, on_command=False)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the language server (stdio by default)")
+    serve = _command(commands, "serve", "run the language server (stdio by default)")
     serve.add_argument(
         "--tcp",
         type=_tcp_address,
@@ -212,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_setting_arguments(serve, SERVE)
     serve.set_defaults(handler=_serve)
 
-    complete = commands.add_parser("complete", help="complete one position and print it")
+    complete = _command(commands, "complete", "complete one position and print it")
     complete.add_argument("file")
     complete.add_argument("--line", type=int, required=True, help="0-based line")
     complete.add_argument(
@@ -222,13 +255,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_setting_arguments(complete, COMPLETE)
     complete.set_defaults(handler=_complete)
 
-    model = commands.add_parser("model", help="manage cached models")
+    model = _command(commands, "model", "manage cached models")
     model_commands = model.add_subparsers(dest="model_command", required=True)
-    pull = model_commands.add_parser("pull", help="download a known model into the cache")
+    pull = _command(model_commands, "pull", "download a known model into the cache")
     pull.add_argument("name", nargs="?", help="known model name (default: the default model)")
     pull.add_argument("--force", action="store_true", help="download again even if cached")
-    model_commands.add_parser("list", help="known models and what is cached")
+    _command(model_commands, "list", "known models and what is cached")
     model.set_defaults(handler=_model)
+
+    doctor = _command(
+        commands, "doctor", "check the set-up (the engine of serve's flags) and say what fixes it"
+    )
+    doctor.add_argument(
+        "--json", action="store_true", help="a JSON list of {check, status, detail, fix}"
+    )
+    _add_setting_arguments(doctor, SERVE)
+    doctor.set_defaults(handler=_doctor)
     return parser
 
 
