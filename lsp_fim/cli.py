@@ -224,6 +224,14 @@ def _doctor(args: argparse.Namespace) -> int:
     return 1 if doctor.any_failed(checks) else 0
 
 
+def _stats(args: argparse.Namespace) -> int:
+    from lsp_fim import acceptance
+
+    path = acceptance.stats_path()
+    print(acceptance.render_acceptance_table(acceptance.read_tallies(path), path))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lsp-fim", description=__doc__)
     parser.add_argument("--version", action="version", version=f"lsp-fim {__version__}")
@@ -271,6 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_setting_arguments(doctor, SERVE)
     doctor.set_defaults(handler=_doctor)
+
+    stats = _command(
+        commands, "stats", "suggestions shown and accepted, per language and model (local)"
+    )
+    stats.set_defaults(handler=_stats)
     return parser
 
 

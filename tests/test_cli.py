@@ -95,3 +95,17 @@ def test_the_readme_command_table_matches_help() -> None:
         assert not missing, f"lsp-fim {command}: README lacks {missing}"
         unknown = rows[command] - set().union(*offered, global_spellings)
         assert not unknown, f"lsp-fim {command}: README names {unknown}, not in --help"
+
+
+def test_stats_shows_the_counts_in_the_users_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lsp_fim.acceptance import Tally, stats_path, write_tallies
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert main(["stats"]) == 0
+    assert "no suggestions counted yet" in capsys.readouterr().out
+    write_tallies(stats_path(), {("python", "qwen"): Tally(shown=4, accepted=1)})
+    assert main(["stats"]) == 0
+    table = capsys.readouterr().out
+    assert "python" in table and "qwen" in table and "25" in table
