@@ -21,7 +21,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from bench.processes import run_to_end
 from lsp_fim.models.store import cache_dir
 
 pytestmark = pytest.mark.model
@@ -96,22 +96,8 @@ def neovim_command(options: dict[str, Any] | None, *args: str) -> list[str]:
 def run_neovim(
     command: list[str], cwd: Path, env: dict[str, str], timeout_s: float
 ) -> tuple[int | None, str]:
-    """Runs Neovim (and whatever it starts) to its end, or kills it all past ``timeout_s``."""
-    process = subprocess.Popen(
-        command,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        output, _ = process.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)  # Neovim and the server it started
-        output, _ = process.communicate()
-    return process.returncode, output.decode(errors="replace")
+    """Runs Neovim (and the server it starts) to its end, or kills it all past ``timeout_s``."""
+    return run_to_end(command, cwd, timeout_s, env)
 
 
 class NeovimRun:

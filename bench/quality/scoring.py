@@ -3,9 +3,6 @@ line; and whether the file still parses with the suggestion in it."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -16,6 +13,7 @@ from pathlib import Path
 
 from tree_sitter import Parser
 
+from bench.processes import run_to_end
 from bench.quality.running import Attempt
 from bench.quality.tasks import Task
 from lsp_fim.scope.profiles import profile_for
@@ -38,20 +36,9 @@ def passes_tests(program: str, timeout_s: float) -> bool:
     with tempfile.TemporaryDirectory(prefix="lsp-fim-eval-") as workdir:
         path = Path(workdir) / "candidate.py"
         path.write_text(program, encoding="utf-8")
-        process = subprocess.Popen(
-            [sys.executable, "-I", "-c", _TEST_RUNNER, str(path)],
-            cwd=workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            return process.wait(timeout=timeout_s) == 0
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            return False
+        command = [sys.executable, "-I", "-c", _TEST_RUNNER, str(path)]
+        status, _ = run_to_end(command, Path(workdir), timeout_s, keep_output=False)
+        return status == 0
 
 
 def first_line(text: str) -> str:
