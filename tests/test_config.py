@@ -114,7 +114,6 @@ SERVE_FLAGS = {
     "--backend-url",
     "--backend-model",
     "--api-key-env",
-    "--no-speculative-decoding",
 }
 COMPLETE_FLAGS = SERVE_FLAGS | {
     "--template",
@@ -172,7 +171,7 @@ def test_the_engine_reloads_for_the_declared_settings_only() -> None:
         "suffix_tokens": 13,
         "context_file_tokens": 17,
         "scope_stop": False,
-        "speculative_decoding": False,
+        "speculative_decoding": True,
         "enabled_languages": ("go",),
         "exclude": ("*.secret",),
         "acceptance_stats": False,

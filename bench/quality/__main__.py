@@ -78,10 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="task sample seed")
     parser.add_argument(
-        "--no-speculative-decoding",
-        dest="speculative_decoding",
-        action="store_false",
-        help="every token its own decode (the product's setting speculativeDecoding: false)",
+        "--speculative-decoding",
+        action="store_true",
+        help="draft by prompt lookup and verify in batches (the setting speculativeDecoding)",
     )
     parser.add_argument(
         "--threads", type=_positive_int, help="llama.cpp threads (default: all cores)"
