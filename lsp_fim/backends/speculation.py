@@ -21,7 +21,7 @@ from lsp_fim.backends.base import GenerationStats
 # 31 ms, 1 + 3 drafted 68 ms, 1 + 10 drafted 173 ms, Qwen2.5-Coder-0.5B), so a draft pays
 # only when most of it is right. Tails of 4 to 8 tokens, and a draft length that doubles after
 # a draft kept whole and halves after a rejection, did best in replays of recorded greedy
-# generations (HumanEval infilling, SantaCoder: 0.86 and 0.94 of the plain decoding cost;
+# generations (the quality harness's sets: 0.86 and 0.94 of the plain decoding cost;
 # 1-to-3-token tails with 10 drafted: 1.79).
 NGRAM_MAX = 8
 NGRAM_MIN = 4
