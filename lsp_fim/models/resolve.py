@@ -6,6 +6,7 @@ import os
 import re
 from pathlib import Path
 
+from lsp_fim.models.auto import AUTO, resolve_auto
 from lsp_fim.models.catalogue import DEFAULT_MODEL, KnownModel, known_model, known_names
 from lsp_fim.models.hub import hub_file
 from lsp_fim.models.pull import pull_model
@@ -27,13 +28,18 @@ def resolve_model(
     """The GGUF file a model spec names, fetched first when it is a known model not cached yet.
 
     ``spec`` falls back to ``$LSP_FIM_MODEL``, then to :data:`DEFAULT_MODEL`. It is read as:
-    an existing path (must be a GGUF file); a known model name; something path-like (starts
-    with ``/``, ``.`` or ``~``, or ``NAME.gguf`` / ``DIR/NAME.gguf``), which is then a missing
-    file; else a Hugging Face ``OWNER/REPO`` or ``OWNER/REPO/PATH/IN/REPO.gguf`` (a bare repo
-    must hold a single GGUF, or a single Q4_K_M one). ``OWNER/REPO:FILE`` is not used, since
-    llama.cpp's ``-hf`` gives ``:`` a quantization meaning.
+    ``auto``, the known model :mod:`lsp_fim.models.auto` picks for this machine (a file named
+    so is ``./auto``); an existing path (must be a GGUF file); a known model name; something
+    path-like (starts with ``/``, ``.`` or ``~``, or ``NAME.gguf`` / ``DIR/NAME.gguf``), which
+    is then a missing file; else a Hugging Face ``OWNER/REPO`` or
+    ``OWNER/REPO/PATH/IN/REPO.gguf`` (a bare repo must hold a single GGUF, or a single Q4_K_M
+    one). ``OWNER/REPO:FILE`` is not used, since llama.cpp's ``-hf`` gives ``:`` a quantization
+    meaning.
     """
-    spec = (spec or "").strip() or os.environ.get("LSP_FIM_MODEL", "").strip() or DEFAULT_MODEL
+    spec = effective_spec(spec)
+    if spec == AUTO:
+        picked = f" (picked by {AUTO})"
+        return _cached_or_pulled(resolve_auto(), download, progress, fetch_part, picked)
     path = Path(spec).expanduser()
     if path.exists():
         return _checked_gguf(path)
@@ -48,11 +54,17 @@ def resolve_model(
     return _checked_gguf(hub_file(hub_spec["repo"], hub_spec["file"], download))
 
 
+def effective_spec(spec: str | None) -> str:
+    """``spec``, else ``$LSP_FIM_MODEL``, else :data:`DEFAULT_MODEL`, stripped."""
+    return (spec or "").strip() or os.environ.get("LSP_FIM_MODEL", "").strip() or DEFAULT_MODEL
+
+
 def _cached_or_pulled(
     model: KnownModel,
     download: bool,
     progress: ProgressCallback | None,
     fetch_part: PartFetcher | None,
+    picked: str = "",
 ) -> Path:
     """Trusts a cached file of the right size without hashing it: only a verified file is ever
     renamed into the cache, and hashing on every start would cost seconds."""
@@ -60,7 +72,7 @@ def _cached_or_pulled(
         return cached_path(model)
     if not download:
         raise ModelStoreError(
-            f"model {model.name} is not downloaded; run `lsp-fim model pull {model.name}`"
+            f"model {model.name}{picked} is not downloaded; run `lsp-fim model pull {model.name}`"
         )
     return pull_model(model.name, progress=progress, fetch_part=fetch_part)
 

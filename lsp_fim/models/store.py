@@ -15,6 +15,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from lsp_fim.models.auto import auto_pick
 from lsp_fim.models.catalogue import DEFAULT_MODEL, KnownModel, known_models
 
 CHUNK_SIZE = 1 << 20
@@ -59,7 +60,7 @@ def list_models() -> list[ModelStatus]:
 
 
 def format_model_list() -> str:
-    """The ``lsp-fim model list`` table."""
+    """The ``lsp-fim model list`` table, and what ``auto`` picks on this machine and why."""
     statuses = list_models()
     width = max(len(status.name) for status in statuses)
     rows = [f"  {'NAME':<{width}}  {'SIZE':>9}  {'CACHED':<6}  DESCRIPTION"]
@@ -70,6 +71,7 @@ def format_model_list() -> str:
         for status in statuses
     ]
     rows.append(f"(* default) cache: {cache_dir()}; fetch one with `lsp-fim model pull NAME`")
+    rows.append(auto_pick().reason())
     return "\n".join(rows)
 
 

@@ -43,4 +43,5 @@ def test_the_model_list_shows_what_is_cached(tiny: KnownModel) -> None:
     listing = format_model_list().splitlines()
     assert listing[1].split()[0] == "tiny"
     assert "yes" in listing[1].split()
-    assert str(cache_dir()) in listing[-1]
+    assert str(cache_dir()) in listing[-2]
+    assert listing[-1].startswith("auto → tiny (")  # the only model: whatever the machine
