@@ -23,8 +23,9 @@ from pathlib import Path
 from lsp_fim.config import HTTP_BACKENDS, Settings
 from lsp_fim.engine import CompletionEngine, CompletionRequest, load_engine
 from lsp_fim.languages import known_languages
+from lsp_fim.models.auto import AUTO, auto_pick
 from lsp_fim.models.catalogue import known_models
-from lsp_fim.models.resolve import resolve_model
+from lsp_fim.models.resolve import effective_spec, resolve_model
 from lsp_fim.models.store import ModelStoreError, cached_path, verify_file
 from lsp_fim.scope import supported_languages
 from lsp_fim.scope.profiles import profile_for
@@ -237,24 +238,26 @@ def _engine_checks(settings: Settings) -> list[Check]:
 
 def _model(spec: str | None) -> tuple[Check, Path | None]:
     """Found in the cache (or at its path), and a known model's bytes hashed against the
-    catalogue, as ``lsp-fim model pull`` does: a file that changed after the pull shows here."""
+    catalogue, as ``lsp-fim model pull`` does: a file that changed after the pull shows here.
+    With ``model: auto`` each line ends with the model it picked and why."""
+    why = f"; {auto_pick().reason()}" if effective_spec(spec) == AUTO else ""
     try:
         path = resolve_model(spec, download=False)
     except ModelStoreError as error:
         command = _COMMAND_IN_MESSAGE.search(str(error))
         fix = command[1] if command else "--model PATH with the path of a .gguf file"
-        return Check("model", Status.FAIL, str(error), fix), None
+        return Check("model", Status.FAIL, f"{error}{why}", fix), None
     known = next((model for model in known_models() if cached_path(model) == path), None)
     if known is None:
-        return Check("model", Status.OK, f"{path} (a GGUF file; no checksum known)"), path
+        return Check("model", Status.OK, f"{path} (a GGUF file; no checksum known){why}"), path
     if not verify_file(path, known.sha256):
         return Check(
             "model",
             Status.FAIL,
-            f"{path} does not match {known.name}'s sha256 (damaged or changed)",
+            f"{path} does not match {known.name}'s sha256 (damaged or changed){why}",
             f"lsp-fim model pull {known.name} --force",
         ), None
-    return Check("model", Status.OK, f"{known.name} at {path}, sha256 verified"), path
+    return Check("model", Status.OK, f"{known.name} at {path}, sha256 verified{why}"), path
 
 
 def _engine(settings: Settings) -> tuple[Check, CompletionEngine | None]:
