@@ -49,6 +49,12 @@ def _non_negative_int(value: Any) -> int:
     return value
 
 
+def _fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError("expected a number from 0 to 1")
+    return float(value)
+
+
 def _boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError("expected true or false")
@@ -193,6 +199,20 @@ class Settings:
     # under contention its batched decodes made the slowest answers slower (README).
     speculative_decoding: bool = field(
         default=False, metadata=_declare(Setting(_boolean, reloads_engine=True))
+    )
+    # Suggestions the model was less sure of than this (``lsp_fim.confidence``: 0 to 1) are
+    # not shown; 0 shows every one. Requests the user makes explicitly are always answered.
+    min_confidence: float = field(
+        default=0.0,
+        metadata=_declare(
+            Setting(
+                _fraction,
+                flag=Flag(
+                    "hide suggestions the model is less sure of (0-1, default {default})",
+                    type=float,
+                ),
+            )
+        ),
     )
     threads: int = field(
         default_factory=lambda: os.cpu_count() or 1,

@@ -12,7 +12,15 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lsp_fim.backends.base import Backend, FimPrompt, GenerationRequest, GenerationStats
+from lsp_fim.alternatives import branch_starts, is_distinct
+from lsp_fim.backends.base import (
+    Backend,
+    FimPrompt,
+    GenerationRequest,
+    GenerationStats,
+    TokenChoice,
+)
+from lsp_fim.confidence import confidence, kept_choices
 from lsp_fim.config import HTTP_BACKENDS, Settings
 from lsp_fim.context import (
     ContextWindow,
@@ -24,9 +32,15 @@ from lsp_fim.context import (
 from lsp_fim.languages import language_for
 from lsp_fim.models import ProgressCallback, resolve_model
 from lsp_fim.postprocess import finish_suggestion
-from lsp_fim.prompt import ContextFile
+from lsp_fim.prompt import ContextFile, PromptPiece
 from lsp_fim.related_files import RelatedDocument
-from lsp_fim.scope import GuardFactory, StopDecision, StopReason, no_guard, scope_guard
+from lsp_fim.scope import (
+    GuardFactory,
+    StopGuard,
+    StopReason,
+    no_guard,
+    scope_guard,
+)
 from lsp_fim.suggestion_cache import SuggestionCache
 from lsp_fim.templates import FimTemplate
 
@@ -36,6 +50,8 @@ log = logging.getLogger(__name__)
 # text after the cursor (the prefix itself moves in the KV cache), and coarser steps cost
 # context (up to a step of lines less than the budget allows).
 STABLE_EDGE_STEP = (16, 8)
+# Suggestions an explicit request may get (VS Code cycles through them).
+MAX_ALTERNATIVES = 3
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,22 @@ class Completion:
     stats: GenerationStats = field(default_factory=GenerationStats)
     total_ms: float = 0.0
     from_cache: bool = False
+    # How sure the model was of the text (``lsp_fim.confidence``); None where the backend
+    # does not say (engines over HTTP) and for answers from the cache.
+    confidence: float | None = None
+    # What the model wrote that the stop rule kept, before post-processing, and its tokens
+    # (``choices`` index into it): where alternatives branch off.
+    generated: str = ""
+    choices: tuple[TokenChoice, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Generation:
+    """What one model run left: the text the stop rule kept, and why it ended."""
+
+    kept: str
+    reason: StopReason
+    deadline_passed: bool
 
 
 @dataclass
@@ -75,6 +107,8 @@ class EngineCounters:
     from_cache: int = 0
     cancelled: int = 0
     empty: int = 0
+    # Suggestions not shown because the model was less sure of them than ``minConfidence``.
+    low_confidence: int = 0
     model_runs: int = 0
     prompt_tokens: int = 0
     prompt_tokens_evaluated: int = 0
@@ -166,11 +200,39 @@ class CompletionEngine:
         """The suggestion at the cursor; its text is empty when nothing is worth showing (its
         stats still say what the model did). None when cancelled or not wanted here."""
         completion = self._complete(request, cancel or threading.Event())
+        self._count_request(completion)
+        return completion
+
+    def complete_alternatives(
+        self,
+        request: CompletionRequest,
+        cancel: threading.Event | None = None,
+        count: int = MAX_ALTERNATIVES,
+    ) -> list[Completion]:
+        """Up to ``count`` distinct suggestions for a request the user made explicitly: the
+        greedy one first (computed afresh and never withheld for low confidence: the user
+        asked; its text may be empty, as :meth:`complete`'s), then the model's runners-up
+        where it was least sure, each continued greedily (the prompt and the common start stay
+        in the model's cache). Empty when cancelled or not wanted here."""
+        cancel = cancel or threading.Event()
+        first = self._complete(request, cancel, fresh=True)
+        self._count_request(first)
+        if first is None or not first.text:
+            return [first] if first is not None else []
+        found = [first]
+        for start in branch_starts(first.generated, first.choices):
+            if len(found) >= count or cancel.is_set():
+                break
+            other = self._complete(request, cancel, fresh=True, forced=start)
+            if other is not None and is_distinct(other.text, [shown.text for shown in found]):
+                found.append(other)
+        return [] if cancel.is_set() else found
+
+    def _count_request(self, completion: Completion | None) -> None:
         with self._counting:
             self.counters.requests += 1
             self.counters.from_cache += completion is not None and completion.from_cache
             self.counters.empty += completion is None or not completion.text
-        return completion
 
     def work_ahead_after(
         self, request: CompletionRequest, shown: Completion | None, cancel: threading.Event
@@ -225,8 +287,15 @@ class CompletionEngine:
         request: CompletionRequest,
         cancel: threading.Event,
         background: bool = False,
+        *,
+        fresh: bool = False,
+        forced: str = "",
     ) -> Completion | None:
-        """The suggestion, possibly empty; None when cancelled or not wanted here."""
+        """The suggestion, possibly empty; None when cancelled or not wanted here.
+
+        ``fresh``: an explicit request, computed by the model (the cache holds no
+        probabilities) and shown whatever its confidence. ``forced``: an alternative, whose
+        start is given (it goes into no cache)."""
         settings, suggestions = self.settings, self._suggestions  # read once: see the class
         if cancel.is_set() or not settings.language_enabled(request.language_id):
             return None
@@ -235,7 +304,7 @@ class CompletionEngine:
         # Other files are context too: an answer made without them is not one made with them.
         # Their snippets follow from the documents, whose hash costs nothing once known.
         cache_key = f":{request.path or ''}:{hash(request.related)}"
-        if (cached := suggestions.lookup(cache_key, prefix, suffix)) is not None:
+        if not fresh and (cached := suggestions.lookup(cache_key, prefix, suffix)) is not None:
             log.info("complete path=%s from cache chars=%d", request.path, len(cached.text))
             total_ms = (time.perf_counter() - started) * 1000
             return Completion(
@@ -249,23 +318,13 @@ class CompletionEngine:
         prompt = self._prompt(request, self._related_snippets(request, settings), settings)
         language = language_for(request.language_id, request.path)
         guards = self._guards or (scope_guard if settings.scope_stop else no_guard)
-        guard = guards(language, prefix, suffix)
         stats = GenerationStats()
-        generation = GenerationRequest(
-            prompt, settings.max_tokens, self.template.stop, cancel, background=background
-        )
-        generated = ""
-        decision: StopDecision | None = None
-        deadline = _generation_deadline(0 if background else settings.max_generate_ms)
-        for piece in self.backend.stream(generation, stats):
-            generated += piece
-            decision = guard.feed(generated)
-            if decision is not None or deadline.reached():
-                break
+        guard = guards(language, prefix, suffix)
+        run = self._generate(_with_start(prompt, forced), guard, forced, cancel, background, stats)
         with self._counting:
             self.counters.count_model_run(stats, background)
-            self.counters.cancelled += cancel.is_set() and not background
-        if cancel.is_set():
+            self.counters.cancelled += run is None and not background
+        if run is None:
             log.info(
                 "cancelled path=%s evaluated=%d generated=%d prompt_ms=%.0f",
                 request.path,
@@ -274,20 +333,18 @@ class CompletionEngine:
                 stats.prompt_ms,
             )
             return None
-        if decision is None:
-            ended = (
-                StopReason.MAX_TOKENS
-                if stats.generated_tokens >= settings.max_tokens or deadline.passed
-                else StopReason.EOS
-            )
-            decision = guard.finish(generated, ended)
-        text = finish_suggestion(
-            self._without_special_tokens(generated[: decision.keep]), prefix, suffix
-        )
+        text = finish_suggestion(self._without_special_tokens(run.kept), prefix, suffix)
+        choices = kept_choices(stats.choices, len(run.kept) - len(forced))
+        sureness = confidence(choices)
+        if text and not fresh and sureness is not None and sureness < settings.min_confidence:
+            log.info("not shown: confidence %.2f < minConfidence", sureness)
+            text = ""
+            with self._counting:
+                self.counters.low_confidence += not background
         total_ms = (time.perf_counter() - started) * 1000
         log.info(
             "%s path=%s lang=%s prompt_tokens=%d evaluated=%d generated=%d "
-            "prompt_ms=%.0f generate_ms=%.0f total_ms=%.0f stop=%s chars=%d",
+            "prompt_ms=%.0f generate_ms=%.0f total_ms=%.0f stop=%s chars=%d confidence=%s",
             "ahead" if background else "complete",
             request.path,
             language,
@@ -297,14 +354,59 @@ class CompletionEngine:
             stats.prompt_ms,
             stats.generate_ms,
             total_ms,
-            decision.reason,
+            run.reason,
             len(text),
+            "-" if sureness is None else f"{sureness:.2f}",
         )
-        if text or not deadline.passed:
+        if not forced and (text or not run.deadline_passed):
             # Nothing whole within the time limit says how busy the machine was, not what
             # belongs here: asked again, the model may have time to finish a line.
-            suggestions.remember(cache_key, prefix, suffix, text, decision.reason)
-        return Completion(text, request.offset, request.offset, decision.reason, stats, total_ms)
+            suggestions.remember(cache_key, prefix, suffix, text, run.reason)
+        return Completion(
+            text,
+            request.offset,
+            request.offset,
+            run.reason,
+            stats,
+            total_ms,
+            confidence=sureness,
+            generated=run.kept,
+            choices=choices,
+        )
+
+    def _generate(
+        self,
+        prompt: FimPrompt,
+        guard: StopGuard,
+        forced: str,
+        cancel: threading.Event,
+        background: bool,
+        stats: GenerationStats,
+    ) -> _Generation | None:
+        """Stream the model's text after ``forced`` through the stop rule; None if cancelled."""
+        settings = self.settings
+        generation = GenerationRequest(
+            prompt, settings.max_tokens, self.template.stop, cancel, background=background
+        )
+        generated = forced
+        decision = guard.feed(generated) if forced else None
+        deadline = _generation_deadline(0 if background else settings.max_generate_ms)
+        if decision is None:
+            for piece in self.backend.stream(generation, stats):
+                generated += piece
+                decision = guard.feed(generated)
+                if decision is not None or deadline.reached():
+                    break
+        if cancel.is_set():
+            return None
+        if decision is None:
+            ended = (
+                StopReason.MAX_TOKENS
+                if stats.generated_tokens >= settings.max_tokens or deadline.passed
+                else StopReason.EOS
+            )
+            decision = guard.finish(generated, ended)
+        return _Generation(generated[: decision.keep], decision.reason, deadline.passed)
 
     def _related_snippets(
         self, request: CompletionRequest, settings: Settings
@@ -335,6 +437,13 @@ class CompletionEngine:
         for token in self.template.special_tokens:
             text = text.replace(token, "")
         return text
+
+
+def _with_start(prompt: FimPrompt, start: str) -> FimPrompt:
+    """The prompt with the suggestion's first characters given: the model goes on after them."""
+    if not start:
+        return prompt
+    return replace(prompt, pieces=(*prompt.pieces, PromptPiece(start, marker=False)))
 
 
 def _generation_deadline(limit_ms: int) -> GenerationDeadline:

@@ -14,7 +14,7 @@ from lsp_fim.acceptance import ACCEPT_COMMAND, ANSWER_ID_FIELD, model_label
 from lsp_fim.config import Settings, wire_name
 from lsp_fim.document_request import DocumentSnapshot, request_from
 from lsp_fim.documents import use_lsp_lines
-from lsp_fim.engine import CompletionEngine
+from lsp_fim.engine import MAX_ALTERNATIVES, CompletionEngine
 from lsp_fim.lsp_results import completion_list, inline_completion_list
 from lsp_fim.privacy import is_denied
 from lsp_fim.server import FimServer, document_key
@@ -106,16 +106,21 @@ def on_did_close(ls: FimServer, params: types.DidCloseTextDocumentParams) -> Non
 async def on_inline_completion(
     ls: FimServer, params: types.InlineCompletionParams
 ) -> types.InlineCompletionList | None:
-    result = await ls.complete_at(params.text_document.uri, params.position)
+    """An explicit request (``Invoked``: the user asked, or cycles through suggestions) gets
+    up to :data:`MAX_ALTERNATIVES`; one typing asks for gets one."""
+    explicit = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+    count = MAX_ALTERNATIVES if explicit else 1
+    result = await ls.complete_at(params.text_document.uri, params.position, count)
     if result is None:
         return None
-    text, completion = result
-    answer = inline_completion_list(text, completion, ls.position_encoding())
-    if (answer_id := _answer_id(ls, params.text_document.uri, completion.text)) is not None:
-        # Accepting ghost text runs the item's command (VS Code, Neovim 0.12): its argument.
-        answer.items[0].command = types.Command(
-            title="lsp-fim: accepted", command=ACCEPT_COMMAND, arguments=[answer_id]
-        )
+    text, completions = result
+    answer = inline_completion_list(text, completions, ls.position_encoding())
+    for item, completion in zip(answer.items, completions, strict=True):
+        if (answer_id := _answer_id(ls, params.text_document.uri, completion.text)) is not None:
+            # Accepting ghost text runs the item's command (VS Code, Neovim 0.12): its argument.
+            item.command = types.Command(
+                title="lsp-fim: accepted", command=ACCEPT_COMMAND, arguments=[answer_id]
+            )
     return answer
 
 
@@ -132,10 +137,11 @@ def _answer_id(ls: FimServer, uri: str, text: str) -> str | None:
 async def on_completion(
     ls: FimServer, params: types.CompletionParams
 ) -> types.CompletionList | None:
+    # Menus ask with ``Invoked`` while the user types too: one suggestion, as for typing.
     result = await ls.complete_at(params.text_document.uri, params.position)
     if result is None:
         return types.CompletionList(is_incomplete=True, items=[])
-    text, completion = result
+    text, (completion, *_) = result
     answer = completion_list(text, completion, ls.position_encoding())
     if (answer_id := _answer_id(ls, params.text_document.uri, completion.text)) is not None:
         # In ``data``, which clients keep and never act on: a command would be run on accept

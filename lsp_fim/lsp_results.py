@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from lsprotocol import types
 
 from lsp_fim.engine import Completion
@@ -17,13 +19,17 @@ def _range(text: str, start: int, end: int, encoding: Encoding) -> types.Range:
 
 
 def inline_completion_list(
-    text: str, completion: Completion, encoding: Encoding
+    text: str, completions: Sequence[Completion], encoding: Encoding
 ) -> types.InlineCompletionList:
-    item = types.InlineCompletionItem(
-        insert_text=completion.text,
-        range=_range(text, completion.start, completion.end, encoding),
-    )
-    return types.InlineCompletionList(items=[item])
+    """One item per suggestion, the likeliest first (VS Code cycles through them)."""
+    items = [
+        types.InlineCompletionItem(
+            insert_text=completion.text,
+            range=_range(text, completion.start, completion.end, encoding),
+        )
+        for completion in completions
+    ]
+    return types.InlineCompletionList(items=items)
 
 
 def _word_start(text: str, offset: int) -> int:

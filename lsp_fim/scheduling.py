@@ -60,19 +60,30 @@ class Scheduler:
             log.exception("work ahead failed")
 
     async def run_newest_wins(
-        self, engine: CompletionEngine, request: CompletionRequest
-    ) -> Completion | None:
-        """``engine.complete`` in a worker thread, cancelling the one running before; its
-        :class:`BackendError` is the caller's to report."""
+        self, engine: CompletionEngine, request: CompletionRequest, count: int = 1
+    ) -> list[Completion]:
+        """The engine's suggestions (``count`` > 1: its alternatives) in a worker thread,
+        cancelling the request running before; empty when this one is cancelled. The first may
+        be empty (nothing worth showing), as the engine says. Its :class:`BackendError` is the
+        caller's to report."""
         self.stop_work_ahead()
         if self._in_flight is not None:
             self._in_flight.set()
         cancel = self._in_flight = threading.Event()
         try:
-            return await asyncio.to_thread(engine.complete, request, cancel)
+            return await asyncio.to_thread(_suggestions, engine, request, cancel, count)
         except asyncio.CancelledError:
             cancel.set()
             raise
         finally:
             if self._in_flight is cancel:
                 self._in_flight = None
+
+
+def _suggestions(
+    engine: CompletionEngine, request: CompletionRequest, cancel: threading.Event, count: int
+) -> list[Completion]:
+    if count > 1:
+        return engine.complete_alternatives(request, cancel, count)
+    completion = engine.complete(request, cancel)
+    return [completion] if completion is not None else []

@@ -230,11 +230,12 @@ class FimServer(LanguageServer):
         return encoding if encoding in ("utf-8", "utf-32") else "utf-16"  # type: ignore[return-value]
 
     async def complete_at(
-        self, uri: str, position: types.Position
-    ) -> tuple[str, Completion] | None:
-        """The suggestion at ``position``; any newer request cancels this one: the editor has
-        one cursor, and a request elsewhere means the user has moved on (the model runs one
-        request at a time, so the new one would otherwise wait for the old)."""
+        self, uri: str, position: types.Position, count: int = 1
+    ) -> tuple[str, list[Completion]] | None:
+        """The suggestions at ``position`` (``count`` > 1: alternatives for an explicit
+        request), none empty; any newer request cancels this one: the editor has one cursor,
+        and a request elsewhere means the user has moved on (the model runs one request at a
+        time, so the new one would otherwise wait for the old)."""
         self.scheduler.stop_work_ahead()
         self.recent_documents.touch(document_key(uri), position.line)
         engine = self.engine
@@ -247,17 +248,17 @@ class FimServer(LanguageServer):
         if request is None:
             return None
         try:
-            completion = await self.scheduler.run_newest_wins(engine, request)
+            found = await self.scheduler.run_newest_wins(engine, request, count)
         except BackendError as error:  # e.g. an engine over HTTP that is down or refuses
             self._report_request_fault(str(error))
             return None
         self._last_request_fault = None
+        shown = found[0] if found else None
         self.scheduler.work_when_idle(
-            lambda engine, cancel: engine.work_ahead_after(request, completion, cancel)
+            lambda engine, cancel: engine.work_ahead_after(request, shown, cancel)
         )
-        if completion is None or not completion.text:
-            return None
-        return request.text, completion
+        suggestions = [completion for completion in found if completion.text]
+        return (request.text, suggestions) if suggestions else None
 
     def _retry_engine(self) -> None:
         """An engine that was down at start may be up now (a missing model file is not

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from lsp_fim.backends.base import FimPrompt, GenerationRequest, GenerationStats
+from lsp_fim.backends.base import FimPrompt, GenerationRequest, GenerationStats, TokenChoice
 from lsp_fim.prompt import PromptPiece
 
 
@@ -54,3 +54,29 @@ class PlainTemplate:
             PromptPiece(suffix, marker=False),
             PromptPiece("<mid>", marker=True),
         )
+
+
+Scored = tuple[str, float, tuple[tuple[str, float], ...]]
+
+
+class ScoredBackend(ScriptedBackend):
+    """Says how sure it was of every piece, as the embedded backend does: ``scripts`` maps
+    what the prompt gives after the middle marker (an alternative's start; "" at first) to
+    (piece, log-probability, runners-up) triples. Records the prompts it was given."""
+
+    def __init__(self, scripts: dict[str, list[Scored]]) -> None:
+        super().__init__({})
+        self.scripts = scripts
+        self.prompts: list[str] = []
+
+    def stream(self, request: GenerationRequest, stats: GenerationStats) -> Iterator[str]:
+        self.prompts.append(request.prompt.text)
+        stats.prompt_tokens = stats.prompt_tokens_evaluated = self.count_tokens(request.prompt.text)
+        end = 0
+        for piece, logprob, runners_up in self.scripts.get(
+            request.prompt.text.split("<mid>")[-1], []
+        ):
+            end += len(piece)
+            stats.generated_tokens += 1
+            stats.choices.append(TokenChoice(end, logprob, runners_up))
+            yield piece

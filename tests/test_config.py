@@ -110,6 +110,7 @@ ENGINE_SETTINGS = {
 }
 SERVE_FLAGS = {
     "--model",
+    "--min-confidence",
     "--backend",
     "--backend-url",
     "--backend-model",
@@ -172,6 +173,7 @@ def test_the_engine_reloads_for_the_declared_settings_only() -> None:
         "context_file_tokens": 17,
         "scope_stop": False,
         "speculative_decoding": True,
+        "min_confidence": 0.5,
         "enabled_languages": ("go",),
         "exclude": ("*.secret",),
         "acceptance_stats": False,

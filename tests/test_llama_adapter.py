@@ -46,31 +46,31 @@ def test_a_second_sequence_sharing_cells_predicts_as_the_first(
     model: LlamaModel, tokens: list[int]
 ) -> None:
     model.decode(tokens, 0, sequence=0)
-    expected = model.greedy_token(-1)
+    expected = model.predict(-1, 0).token
     model.copy(0, 1, 0, len(tokens) - 1)
     model.decode(tokens[-1:], len(tokens) - 1, sequence=1)
-    assert model.greedy_token(-1) == expected
+    assert model.predict(-1, 0).token == expected
     model.remove(1, 0)
     model.decode(tokens, 0, sequence=1)
-    assert model.greedy_token(-1) == expected
+    assert model.predict(-1, 0).token == expected
 
 
 def test_every_position_can_have_logits(model: LlamaModel, tokens: list[int]) -> None:
     model.decode(tokens[:-1], 0, sequence=0)
-    last = model.greedy_token(-1)
+    last = model.predict(-1, 0).token
     model.remove(0, 0)
     model.decode(tokens, 0, sequence=0, all_logits=True)
-    assert model.greedy_token(len(tokens) - 2) == last
+    assert model.predict(len(tokens) - 2, 0).token == last
 
 
 def test_clear_empties_the_cache(model: LlamaModel, tokens: list[int]) -> None:
     model.decode(tokens, 0, sequence=0)
-    expected = model.greedy_token(-1)
+    expected = model.predict(-1, 0).token
     with pytest.raises(BackendError):  # positions 0… are taken
         model.decode(tokens, 0, sequence=0)
     model.clear()
     model.decode(tokens, 0, sequence=0)
-    assert model.greedy_token(-1) == expected
+    assert model.predict(-1, 0).token == expected
 
 
 def test_vocabulary_reads_the_loaded_model(model: LlamaModel) -> None:

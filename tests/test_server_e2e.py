@@ -240,7 +240,7 @@ async def test_a_request_in_another_document_supersedes_the_running_one(
 
 async def test_stats_count_model_runs_and_cache_answers(client: LanguageClient) -> None:
     open_document(client, NORM)
-    params = inline_params(NORM_CURSOR, types.InlineCompletionTriggerKind.Invoked)
+    params = inline_params(NORM_CURSOR, types.InlineCompletionTriggerKind.Automatic)
     first = await client.text_document_inline_completion_async(params)
     again = await client.text_document_inline_completion_async(params)
     assert isinstance(first, types.InlineCompletionList) and first.items
@@ -451,3 +451,19 @@ async def test_budgets_beyond_the_model_context_are_said_once_to_the_user(
         types.DidChangeConfigurationParams(settings={"lspFim": {"prefixTokens": 1024}})
     )
     await still_serving(client)
+
+
+async def test_an_explicit_request_gets_up_to_three_distinct_suggestions(
+    client: LanguageClient,
+) -> None:
+    open_document(client, NORM)
+    typing = inline_params(NORM_CURSOR, types.InlineCompletionTriggerKind.Automatic)
+    explicit = inline_params(NORM_CURSOR, types.InlineCompletionTriggerKind.Invoked)
+    one = await client.text_document_inline_completion_async(typing)
+    several = await client.text_document_inline_completion_async(explicit)
+    assert isinstance(one, types.InlineCompletionList) and len(one.items) == 1
+    assert isinstance(several, types.InlineCompletionList) and 2 <= len(several.items) <= 3
+    texts = [str(item.insert_text) for item in several.items]
+    assert texts[0] == one.items[0].insert_text, "the greedy suggestion comes first"
+    assert len({" ".join(text.split()) for text in texts}) == len(texts), texts
+    assert all(item.range == one.items[0].range for item in several.items)

@@ -12,6 +12,7 @@ from lsp_fim.backends.speculation import (
     DRAFT_START,
     NGRAM_MAX,
     NGRAM_MIN,
+    Prediction,
     PromptLookup,
     accepted,
     greedy_tokens,
@@ -19,6 +20,14 @@ from lsp_fim.backends.speculation import (
 )
 
 TAIL = list(range(10, 10 + NGRAM_MIN))  # a tail of the shortest length looked up
+
+
+def predictions(tokens: Sequence[int]) -> list[Prediction]:
+    return [Prediction(token, -0.5) for token in tokens]
+
+
+def tokens_of(kept: Sequence[Prediction]) -> list[int]:
+    return [prediction.token for prediction in kept]
 
 
 def test_the_tokens_after_the_tail_found_earlier_are_drafted() -> None:
@@ -64,19 +73,19 @@ def test_drafts_grow_while_kept_whole_and_shrink_after_a_rejection() -> None:
 
 
 def test_a_draft_the_model_agrees_with_is_kept_whole_with_the_next_token() -> None:
-    assert accepted([4, 5, 6], [4, 5, 6, 7]) == [4, 5, 6, 7]
+    assert tokens_of(accepted([4, 5, 6], predictions([4, 5, 6, 7]))) == [4, 5, 6, 7]
 
 
 def test_a_rejected_draft_still_yields_the_model_token() -> None:
-    assert accepted([4, 5, 6], [9, 5, 6, 7]) == [9]
+    assert tokens_of(accepted([4, 5, 6], predictions([9, 5, 6, 7]))) == [9]
 
 
 def test_the_draft_is_kept_up_to_the_first_disagreement() -> None:
-    assert accepted([4, 5, 6], [4, 8, 6, 7]) == [4, 8]
+    assert tokens_of(accepted([4, 5, 6], predictions([4, 8, 6, 7]))) == [4, 8]
 
 
 def test_without_a_draft_one_token_is_decoded() -> None:
-    assert accepted([], [3]) == [3]
+    assert tokens_of(accepted([], predictions([3]))) == [3]
 
 
 # The prompt ends with a tail seen before it: what followed it there is the first draft.
@@ -93,7 +102,7 @@ class ScriptedModel:
         self.cancel = threading.Event()
         self.cancel_in_verification = cancel_in_verification
 
-    def verify(self, tokens: Sequence[int]) -> list[int]:
+    def verify(self, tokens: Sequence[int]) -> list[Prediction]:
         self.batches.append(list(tokens))
         predicted = []
         for token in tokens:
@@ -101,7 +110,7 @@ class ScriptedModel:
             predicted.append(self.next_token())
         if len(self.batches) == self.cancel_in_verification:
             self.cancel.set()
-        return predicted
+        return predictions(predicted)
 
     def next_token(self) -> int:
         agreed = self.cache[len(PROMPT) :]
@@ -122,7 +131,7 @@ def generate(
     tokens = greedy_tokens(model, PROMPT[-1], PromptLookup(PROMPT), max_tokens, model.cancel, stats)
     out = list(itertools.islice(tokens, read))
     tokens.close()
-    return out, stats
+    return tokens_of(out), stats
 
 
 def test_accept_all_a_copy_of_the_prompt_takes_few_decodes() -> None:
@@ -168,6 +177,11 @@ def test_without_lookup_every_token_is_its_own_decode() -> None:
     model = ScriptedModel([5, 6, 7, 8])
     stats = GenerationStats()
     tokens = greedy_tokens(model, PROMPT[-1], None, 4, threading.Event(), stats)
-    assert list(tokens) == [5, 6, 7, 8]
+    assert tokens_of(list(tokens)) == [5, 6, 7, 8]
     assert model.batches == [[TAIL[-1]], [5], [6], [7]]
     assert stats.verifications == 0
+
+
+def test_each_kept_token_comes_with_its_own_probability() -> None:
+    draft, predicted = [4, 5], [Prediction(4, -0.1), Prediction(5, -0.2), Prediction(6, -0.3)]
+    assert [kept.logprob for kept in accepted(draft, predicted)] == [-0.1, -0.2, -0.3]

@@ -13,6 +13,12 @@ from typing import Any
 
 from tqdm import tqdm
 
+from bench.quality.gating import (
+    alternatives_summary,
+    render_alternatives,
+    render_gating,
+    separations,
+)
 from bench.quality.report import ratios_to_raw, render_markdown, summarize
 from bench.quality.running import MODES, Attempt, run_tasks
 from bench.quality.scoring import DEFAULT_TIMEOUT_S, score_attempts
@@ -83,6 +89,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="draft by prompt lookup and verify in batches (the setting speculativeDecoding)",
     )
     parser.add_argument(
+        "--alternatives",
+        action="store_true",
+        help="scope mode asks as an explicit request does: up to 3 suggestions (pass@3)",
+    )
+    parser.add_argument(
         "--threads", type=_positive_int, help="llama.cpp threads (default: all cores)"
     )
     parser.add_argument(
@@ -111,7 +122,7 @@ def _evaluate_set(
 ) -> list[Attempt]:
     modes = [mode for mode in MODES if mode in args.modes]
     with tqdm(total=len(tasks), desc=dataset, file=sys.stderr) as bar:
-        attempts = run_tasks(engine, tasks, modes, lambda: bar.update(1))
+        attempts = run_tasks(engine, tasks, modes, lambda: bar.update(1), args.alternatives)
     return score_attempts(tasks, attempts, args.timeout, os.cpu_count() or 1)
 
 
@@ -142,14 +153,20 @@ def run(args: argparse.Namespace) -> int:
         for summary in summarize(dataset, DATASETS[dataset].metric, scored)
     ]
     ratios = ratios_to_raw(summaries)
+    gating = [found for d, scored in attempts.items() for found in separations(d, scored)]
+    choices = [alternatives_summary(d, scored) for d, scored in attempts.items()]
+    alternatives = [summary for summary in choices if summary is not None]
     title = f"FIM quality: {args.model or 'default model'}, seed {args.seed}"
     markdown = render_markdown(title, summaries, ratios)
+    markdown += "\n".join([*render_gating(gating), *render_alternatives(alternatives), ""])
     report = {
         "model": args.model,
         "settings": asdict(engine.settings),
         "seed": args.seed,
         "summary": [asdict(summary) for summary in summaries],
         "ratios_to_raw": [asdict(ratio) for ratio in ratios],
+        "confidence": [asdict(found) for found in gating],
+        "alternatives": [asdict(summary) for summary in alternatives],
         "attempts": {
             dataset: [asdict(attempt) for attempt in scored] for dataset, scored in attempts.items()
         },

@@ -80,6 +80,11 @@ def _passes(task: Task, attempt: Attempt, timeout_s: float) -> bool | None:
     return passes_tests(task.prefix + attempt.text + task.suffix + task.check, timeout_s)
 
 
+def _alternatives_correct(task: Task, attempt: Attempt, timeout_s: float) -> tuple[bool, ...]:
+    others = [replace(attempt, text=text) for text in attempt.alternatives]
+    return tuple(_score(task, other, _passes(task, other, timeout_s)).correct for other in others)
+
+
 def score_attempts(
     tasks: Sequence[Task], attempts: Sequence[Attempt], timeout_s: float, jobs: int
 ) -> list[Attempt]:
@@ -87,7 +92,10 @@ def score_attempts(
     by_id = {task.task_id: task for task in tasks}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         passed = list(pool.map(lambda a: _passes(by_id[a.task_id], a, timeout_s), attempts))
+        others = list(
+            pool.map(lambda a: _alternatives_correct(by_id[a.task_id], a, timeout_s), attempts)
+        )
     return [
-        _score(by_id[attempt.task_id], attempt, result)
-        for attempt, result in zip(attempts, passed, strict=True)
+        replace(_score(by_id[attempt.task_id], attempt, result), alternatives_correct=other_results)
+        for attempt, result, other_results in zip(attempts, passed, others, strict=True)
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from lsp_fim.prompt import ContextFile, PromptPiece
@@ -70,6 +70,18 @@ class GenerationRequest:
     background: bool = False
 
 
+@dataclass(frozen=True)
+class TokenChoice:
+    """A generated token as the model weighed it, for the suggestion's confidence and for
+    alternatives: where its text ends in the generated text (code points), its
+    log-probability, and the runners-up it was chosen over (text, log-probability), best first.
+    """
+
+    end: int
+    logprob: float
+    runners_up: tuple[tuple[str, float], ...] = ()
+
+
 @dataclass
 class GenerationStats:
     """Filled in by the backend while it streams; read by the engine for logs and JSON."""
@@ -84,6 +96,9 @@ class GenerationStats:
     verifications: int = 0
     draft_tokens: int = 0
     accepted_draft_tokens: int = 0
+    # Every generated token in order, where the backend knows its probability (the embedded
+    # one); empty otherwise.
+    choices: list[TokenChoice] = field(default_factory=list)
 
 
 class Vocabulary(Protocol):

@@ -19,10 +19,14 @@ from typing import Any, Protocol
 import numpy as np
 
 from lsp_fim.backends.base import BackendError
+from lsp_fim.backends.speculation import Prediction
 
 log = logging.getLogger(__name__)
 
 _PIECE_BYTES = 64
+# Runners-up are looked for within this many logits (nats) of the best token: a token e^-8
+# times less likely than the chosen one is no alternative a user would want.
+_RUNNER_UP_LOGIT_GAP = 8.0
 _backend_started = threading.Lock()
 # llama.cpp's log callback, kept referenced for as long as llama.cpp may call it.
 _log_callback: Any = None
@@ -212,11 +216,23 @@ class LlamaModel:
         if status != 0:
             raise BackendError(f"llama.cpp could not evaluate {len(tokens)} tokens ({status})")
 
-    def greedy_token(self, index: int) -> int:
+    def predict(self, index: int, runners_up: int) -> Prediction:
         """The most likely next token after batch position ``index`` of the last decode
-        (-1: the last), the first of equals as llama.cpp's greedy sampler picks it."""
+        (-1: the last), the first of equals as llama.cpp's greedy sampler picks it, with its
+        log-probability and the ``runners_up`` next most likely tokens with theirs."""
         row = self._api.llama_get_logits_ith(self._ctx, index)
-        return int(np.argmax(np.ctypeslib.as_array(row, shape=(self.n_vocab,))))
+        logits = np.ctypeslib.as_array(row, shape=(self.n_vocab,))
+        best = int(np.argmax(logits))
+        top = float(logits[best])
+        log_total = top + float(np.log(np.exp(logits - top).sum()))
+        others: tuple[tuple[int, float], ...] = ()
+        if runners_up:
+            # Only tokens near the best can be runners-up worth a branch: a comparison finds
+            # them in a fraction of what a partition of the vocabulary costs.
+            near = np.flatnonzero(logits >= top - _RUNNER_UP_LOGIT_GAP)
+            ranked = sorted((int(c) for c in near if c != best), key=lambda c: -logits[c])
+            others = tuple((c, float(logits[c]) - log_total) for c in ranked[:runners_up])
+        return Prediction(best, top - log_total, others)
 
     def remove(self, sequence: int, start: int, end: int = -1) -> None:
         """Drop ``sequence``'s cells at positions ``[start, end)`` (-1: all, or to the end)."""

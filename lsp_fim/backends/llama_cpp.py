@@ -25,10 +25,16 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from lsp_fim.backends.base import BackendError, FimPrompt, GenerationRequest, GenerationStats
+from lsp_fim.backends.base import (
+    BackendError,
+    FimPrompt,
+    GenerationRequest,
+    GenerationStats,
+    TokenChoice,
+)
 from lsp_fim.backends.kv_reuse import ReusePlan, plan_reuse
 from lsp_fim.backends.llama_adapter import LlamaModel, LlamaVocabulary
-from lsp_fim.backends.speculation import PromptLookup, greedy_tokens
+from lsp_fim.backends.speculation import Prediction, PromptLookup, greedy_tokens
 from lsp_fim.backends.stop_text import StopTextFilter
 from lsp_fim.prompt import PromptPiece
 
@@ -42,6 +48,9 @@ DEFAULT_CONTEXT_TOKENS = 4096
 # batch costs about as much as a token of generation on top of its tokens.
 PROMPT_BATCH_TOKENS = 32
 MAIN_SEQUENCE, ASIDE_SEQUENCE = 0, 1
+# The next most likely tokens kept with every generated one: where a suggestion branches into
+# alternatives (the editor asks for up to 3).
+RUNNERS_UP = 2
 
 
 def _load_model(model_path: Path, threads: int, context_tokens: int) -> LlamaModel:
@@ -260,33 +269,50 @@ class LlamaCppBackend:
         text_filter = StopTextFilter(request.stop)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         lookup = PromptLookup(prompt) if self.speculate else None
-        tokens = greedy_tokens(self, prompt[-1], lookup, max_tokens, request.cancel, stats)
+        predictions = greedy_tokens(self, prompt[-1], lookup, max_tokens, request.cancel, stats)
+        generated_chars = 0
         try:
-            for token in tokens:
+            for prediction in predictions:
                 if not stats.prompt_ms:
                     stats.prompt_ms = (time.perf_counter() - started) * 1000
-                if request.cancel.is_set() or self._ends_generation(token, stop_ids):
+                if request.cancel.is_set() or self._ends_generation(prediction.token, stop_ids):
                     break
                 stats.generated_tokens += 1
-                piece = text_filter.push(decoder.decode(self._model.piece(token)))
+                text = decoder.decode(self._model.piece(prediction.token))
+                generated_chars += len(text)
+                stats.choices.append(self._choice(prediction, generated_chars, stop_ids))
+                piece = text_filter.push(text)
                 if piece:
                     yield piece
                 if text_filter.stopped or stats.generated_tokens >= max_tokens:
                     break
         finally:
-            tokens.close()
+            predictions.close()
             stats.generate_ms = (time.perf_counter() - started) * 1000 - stats.prompt_ms
         if not text_filter.stopped and not request.cancel.is_set():
             rest = text_filter.flush() + decoder.decode(b"", final=True)
             if rest:
                 yield rest
 
-    def verify(self, tokens: Sequence[int]) -> list[int]:
+    def _choice(self, prediction: Prediction, end: int, stop_ids: frozenset[int]) -> TokenChoice:
+        """The runners-up that are text of their own: not an end of generation, not a part of
+        a character."""
+        runners_up = []
+        for token, logprob in prediction.runners_up:
+            try:
+                text = self._model.piece(token).decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            if text and not self._ends_generation(token, stop_ids):
+                runners_up.append((text, logprob))
+        return TokenChoice(end, prediction.logprob, tuple(runners_up))
+
+    def verify(self, tokens: Sequence[int]) -> list[Prediction]:
         """The :class:`~lsp_fim.backends.speculation.Verifier` side: ``tokens`` are evaluated
         after the cached ones, in one decode."""
         self._model.decode(tokens, len(self._cached), MAIN_SEQUENCE, all_logits=True)
         self._cached += tokens
-        return [self._model.greedy_token(index) for index in range(len(tokens))]
+        return [self._model.predict(index, RUNNERS_UP) for index in range(len(tokens))]
 
     def forget(self, count: int) -> None:
         if count:

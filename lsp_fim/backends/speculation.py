@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Generator, Iterable, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from lsp_fim.backends.base import GenerationStats
 
@@ -29,12 +29,21 @@ DRAFT_START = 4
 DRAFT_MAX = 16
 
 
+class Prediction(NamedTuple):
+    """The model's greedy next token, its log-probability, and the runners-up (token,
+    log-probability), best first."""
+
+    token: int
+    logprob: float = 0.0
+    runners_up: tuple[tuple[int, float], ...] = ()
+
+
 class Verifier(Protocol):
     """The model side of greedy generation, over its KV cache."""
 
-    def verify(self, tokens: Sequence[int]) -> list[int]:
+    def verify(self, tokens: Sequence[int]) -> list[Prediction]:
         """Evaluate ``tokens`` after the cached ones (they join the cache); the model's greedy
-        next token after each of them."""
+        prediction after each of them."""
 
     def forget(self, count: int) -> None:
         """The last ``count`` cached tokens leave the cache (a rejected draft)."""
@@ -47,9 +56,9 @@ def greedy_tokens(
     max_tokens: int,
     cancel: threading.Event,
     stats: GenerationStats,
-) -> Generator[int]:
+) -> Generator[Prediction]:
     """Evaluate ``token`` with a draft of what follows it (when ``lookup`` has one), yield
-    the tokens kept one by one, and go on from the last: greedy generation.
+    the predictions kept one by one, and go on from the last: greedy generation.
 
     The cache holds exactly the evaluated tokens kept at every yield, so whoever reads stops
     the generation where it likes (a stop inside an accepted draft ends there). Cancelling
@@ -66,10 +75,10 @@ def greedy_tokens(
             stats.accepted_draft_tokens += len(kept) - 1
             length = next_draft_length(length, whole=len(kept) > len(draft))
         if lookup:
-            lookup.extend(kept)
+            lookup.extend(prediction.token for prediction in kept)
         produced += len(kept)
         yield from kept
-        token = kept[-1]
+        token = kept[-1].token
 
 
 class PromptLookup:
@@ -107,14 +116,14 @@ def next_draft_length(length: int, whole: bool) -> int:
     return min(DRAFT_MAX, length * 2) if whole else max(1, length // 2)
 
 
-def accepted(draft: Sequence[int], predicted: Sequence[int]) -> list[int]:
+def accepted(draft: Sequence[int], predicted: Sequence[Prediction]) -> list[Prediction]:
     """The tokens a verification yields: the draft's longest prefix the model agrees with,
     then the model's own next token.
 
-    ``predicted[i]`` is the model's greedy token after the verified token and ``draft[:i]``;
-    there is one more prediction than drafted tokens.
+    ``predicted[i]`` is the model's greedy prediction after the verified token and
+    ``draft[:i]``; there is one more prediction than drafted tokens.
     """
     agreed = 0
-    while agreed < len(draft) and draft[agreed] == predicted[agreed]:
+    while agreed < len(draft) and draft[agreed] == predicted[agreed].token:
         agreed += 1
     return list(predicted[: agreed + 1])

@@ -23,6 +23,7 @@ export const SERVER_SETTINGS = [
     'contextFileTokens',
     'scopeStop',
     'speculativeDecoding',
+    'minConfidence',
     'threads',
     'enabledLanguages',
     'backend',
