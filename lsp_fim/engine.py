@@ -443,7 +443,8 @@ def _with_start(prompt: FimPrompt, start: str) -> FimPrompt:
     """The prompt with the suggestion's first characters given: the model goes on after them."""
     if not start:
         return prompt
-    return replace(prompt, pieces=(*prompt.pieces, PromptPiece(start, marker=False)))
+    pieces = (*prompt.pieces, PromptPiece(start, marker=False))
+    return replace(prompt, pieces=pieces, started=start)
 
 
 def _generation_deadline(limit_ms: int) -> GenerationDeadline:

@@ -24,7 +24,7 @@ NORM_TOKENS += ["   ", " return", " r", "\n\n\n", "def", " main", "():\n"] + [" 
 
 def engine_for(engine: ScriptedEngine, settings: Settings) -> CompletionEngine:
     address = EngineAddress.parse(engine.url)
-    backend = HttpBackend(address, InfillApi(), LlamaServerVocabulary(address))
+    backend = HttpBackend(address, InfillApi(address), LlamaServerVocabulary(address))
     return CompletionEngine(backend, load_template("qwen2.5-coder"), settings)
 
 

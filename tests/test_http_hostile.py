@@ -114,7 +114,7 @@ def drip(chunk: bytes, every_s: float, times: int) -> Iterator[bytes]:
 
 def generate(engine: RawEngine, max_tokens: int = 16) -> list[str]:
     address = engine.address
-    backend = HttpBackend(address, InfillApi(), LlamaServerVocabulary(address))
+    backend = HttpBackend(address, InfillApi(address), LlamaServerVocabulary(address))
     request = GenerationRequest(FimPrompt((), "", ""), max_tokens, (), threading.Event())
     return list(backend.stream(request, GenerationStats()))
 
@@ -254,7 +254,7 @@ def test_a_warm_up_that_generates_on_is_left_after_one_piece() -> None:
     event = b'data: {"content": "x", "stop": false}\n\n'
     with RawEngine(stream_of(then=drip(event, 0.001, 3000))) as engine:
         address = engine.address
-        backend = HttpBackend(address, InfillApi(), LlamaServerVocabulary(address))
+        backend = HttpBackend(address, InfillApi(address), LlamaServerVocabulary(address))
         assert backend.prefill(FimPrompt((), "", ""), threading.Event(), GenerationStats())
         assert engine.closed.wait(5)
     assert engine.sent < 100 * len(event)

@@ -42,7 +42,7 @@ def generate(
 
 def infill_backend(engine: ScriptedEngine) -> HttpBackend:
     address = EngineAddress.parse(engine.url)
-    return HttpBackend(address, InfillApi(), LlamaServerVocabulary(address))
+    return HttpBackend(address, InfillApi(address), LlamaServerVocabulary(address))
 
 
 def test_infill_sends_the_window_and_streams_the_content() -> None:

@@ -62,6 +62,7 @@ def test_request_body_and_key_from_the_named_variable(monkeypatch: pytest.Monkey
         "temperature": 0,
         "stream": True,
         "stream_options": {"include_usage": True},
+        "logprobs": 3,
         "stop": ["<|endoftext|>"],
     }
 

@@ -49,6 +49,9 @@ class FimPrompt:
     suffix: str
     # Other files' code, in ``pieces`` where the template has a multi-file form.
     extra_files: tuple[ContextFile, ...] = ()
+    # The suggestion's first characters, given (an alternative's start): the last of
+    # ``pieces``, and what engines that lay out the prompt themselves must add after it.
+    started: str = ""
 
     @property
     def text(self) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lsp_fim.backends.base import (
@@ -18,9 +19,10 @@ from lsp_fim.backends.base import (
     FimPrompt,
     GenerationRequest,
     GenerationStats,
+    TokenChoice,
     Vocabulary,
 )
-from lsp_fim.backends.http_stream import EngineAddress, stream_events
+from lsp_fim.backends.http_stream import LONE_SURROGATE, EngineAddress, stream_events
 from lsp_fim.backends.stop_text import StopTextFilter
 
 # Token counts only budget the context windows, line by line: hundreds of counts per request,
@@ -33,12 +35,46 @@ CHARS_PER_TOKEN = 3.5
 # A warm-up asks for no token; llama-server still samples one. An engine that goes on has
 # ignored ``n_predict``, and is not listened to further.
 WARM_UP_PIECES = 1
+# Runners-up kept with every generated token, as the embedded backend keeps them; engines are
+# asked for this many besides the chosen token.
+RUNNERS_UP = 2
+# What is read of an engine's token probabilities, whatever it sends: tokens in one event,
+# candidates for one token, and the length of a candidate's text (a token is a few characters;
+# a long run of blanks is one of the longest).
+MAX_EVENT_TOKENS = 64
+MAX_CANDIDATES = 8
+MAX_TOKEN_CHARS = 1024
 
 Request = tuple[str, dict[str, Any]]  # path, JSON body
 
 
 def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+@dataclass(frozen=True)
+class TokenLogprobs:
+    """A generated token as an engine reports it: its text, its log-probability, and the
+    candidates the engine lists with it (text, log-probability; the token itself may be one)."""
+
+    text: str
+    logprob: float
+    candidates: tuple[tuple[str, float], ...] = ()
+
+
+def logprob_from(value: Any) -> float | None:
+    """A log-probability sent by an engine: a finite number, at most 0 (a positive one, which
+    rounding may give a certain token, counts as 0); None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return min(float(value), 0.0)
+
+
+def token_text_from(value: Any) -> str | None:
+    """A token's text sent by an engine: text no longer than a token can be, else None."""
+    if not isinstance(value, str) or len(value) > MAX_TOKEN_CHARS:
+        return None
+    return LONE_SURROGATE.sub("\ufffd", value)
 
 
 class EngineApi(Protocol):
@@ -55,6 +91,10 @@ class EngineApi(Protocol):
 
     def read_event(self, event: Mapping[str, Any], stats: GenerationStats) -> str:
         """The text one event brings; records in ``stats`` the counts the engine reports."""
+
+    def read_tokens(self, event: Mapping[str, Any]) -> list[TokenLogprobs] | None:
+        """The tokens of the event's text with their probabilities, in order (at most
+        ``MAX_EVENT_TOKENS``); None where the event carries none that read."""
 
     def ends_generation(self, event: Mapping[str, Any]) -> bool:
         """Whether the engine says with this event that the generation is over (a finish
@@ -101,6 +141,7 @@ class HttpBackend:
         path, body = self.api.generation(request.prompt, request.max_tokens, request.stop)
         clock = _ClientClock()
         text_filter = StopTextFilter(request.stop)
+        choices = _ChoiceRecorder(stats, request.stop, request.max_tokens)
         finished = False
         pieces = 0
         for event in stream_events(self.address, path, body, request.cancel):
@@ -111,6 +152,7 @@ class HttpBackend:
             if max(pieces, stats.generated_tokens) > request.max_tokens:
                 finished = True  # the engine ignored n_predict: what it owed has come
                 break
+            choices.add(text, self.api.read_tokens(event))
             piece = text_filter.push(text)
             if piece:
                 yield piece
@@ -133,6 +175,52 @@ class HttpBackend:
             return self.api.read_event(event, stats)
         except BackendError as error:
             raise BackendError(f"{self.address.url(path)}: {error}") from error
+
+
+class _ChoiceRecorder:
+    """Fills ``stats.choices`` from the tokens the engine reports with each event's text: for
+    the whole text or not at all (an event with text but no tokens, or more tokens than asked
+    for, empties it for the rest of the stream), since a token left out would move where the
+    runners-up of the next ones branch off. A token's end counts the characters of the events'
+    texts; its runners-up are the best candidates that are text of their own: not the token
+    itself, not a part of a character, not an end of the generation (a stop string)."""
+
+    def __init__(self, stats: GenerationStats, stop: tuple[str, ...], max_tokens: int) -> None:
+        self._stats = stats
+        self._stop = tuple(s for s in stop if s)
+        self._max_tokens = max_tokens
+        self._chars = 0
+        self._broken = False
+
+    def add(self, text: str, tokens: Sequence[TokenLogprobs] | None) -> None:
+        start, self._chars = self._chars, self._chars + len(text)
+        if self._broken or not (text or tokens):
+            return
+        if not tokens or len(self._stats.choices) + len(tokens) > self._max_tokens:
+            self._broken = True
+            self._stats.choices.clear()
+            return
+        end = start
+        for token in tokens[:-1]:
+            end = min(end + len(token.text), self._chars)
+            self._stats.choices.append(TokenChoice(end, token.logprob, self._runners_up(token)))
+        last = tokens[-1]
+        self._stats.choices.append(TokenChoice(self._chars, last.logprob, self._runners_up(last)))
+
+    def _runners_up(self, token: TokenLogprobs) -> tuple[tuple[str, float], ...]:
+        kept: dict[str, float] = {}
+        for text, logprob in sorted(token.candidates, key=lambda candidate: -candidate[1]):
+            if text not in kept and self._is_own_text(text, token.text):
+                kept[text] = logprob
+        return tuple(kept.items())[:RUNNERS_UP]
+
+    def _is_own_text(self, text: str, chosen: str) -> bool:
+        return (
+            bool(text)
+            and text != chosen
+            and "\ufffd" not in text
+            and not any(stop in text for stop in self._stop)
+        )
 
 
 class _ClientClock:

@@ -13,7 +13,8 @@ only (see :class:`CompletionApi`).
 
 Generation is greedy and streamed, with the server's prompt cache on (``cache_prompt``) and
 its timings in every event (``timings_per_token``), so that a stream cut short by the scope
-stop still reports what the prompt cost.
+stop still reports what the prompt cost. Every event also brings its token's log-probability
+and the likeliest others (``n_probs``), for the suggestion's confidence and its alternatives.
 """
 
 from __future__ import annotations
@@ -24,7 +25,17 @@ from pathlib import PurePath
 from typing import Any
 
 from lsp_fim.backends.base import BackendError, FimPrompt, GenerationStats
-from lsp_fim.backends.http_backend import HttpBackend, Request
+from lsp_fim.backends.http_backend import (
+    MAX_CANDIDATES,
+    MAX_EVENT_TOKENS,
+    MAX_TOKEN_CHARS,
+    RUNNERS_UP,
+    HttpBackend,
+    Request,
+    TokenLogprobs,
+    logprob_from,
+    token_text_from,
+)
 from lsp_fim.backends.http_stream import EngineAddress, field_number, field_text, request_json
 from lsp_fim.prompt import PromptPiece
 from lsp_fim.templates import FimTemplate, detect_template, load_template
@@ -55,6 +66,7 @@ class LlamaServerApi(ABC):
             "stream": True,
             "cache_prompt": cache_prompt,
             "timings_per_token": True,
+            "n_probs": RUNNERS_UP + 1,  # the chosen token is one of them
         }
         return self.path, body
 
@@ -67,6 +79,9 @@ class LlamaServerApi(ABC):
         read_counts(event, stats)
         return field_text(event, "content")
 
+    def read_tokens(self, event: Mapping[str, Any]) -> list[TokenLogprobs] | None:
+        return read_token_entries(event.get("completion_probabilities"))
+
     def ends_generation(self, event: Mapping[str, Any]) -> bool:
         return event.get("stop") is True
 
@@ -78,15 +93,32 @@ class LlamaServerApi(ABC):
 class InfillApi(LlamaServerApi):
     path = INFILL_PATH
 
+    def __init__(self, address: EngineAddress) -> None:
+        super().__init__()
+        self._address = address
+
     def prompt_fields(self, prompt: FimPrompt) -> dict[str, Any]:
-        """All of the cursor's line before it goes in the prefix, none in ``prompt``, so
-        that the prefix is tokenized in one piece as our own prompts are."""
+        """All of the cursor's line before it goes in the prefix, so that the prefix is
+        tokenized in one piece as our own prompts are. A suggestion's given start goes in
+        ``prompt``, which llama-server tokenizes on its own and puts right after the prefix
+        (its README says after the FIM middle token; its code, and the ``prompt`` it echoes,
+        put it before the suffix): the model goes on after it, as after the start's own
+        piece in our prompts. llama-server parses special tokens in that text (and takes no
+        token ids there), so a start that holds one goes at the end of the prefix instead."""
+        prefix, start = prompt.prefix, prompt.started
+        if start and not self._plain_text(start):
+            prefix, start = prefix + start, ""
         return {
-            "input_prefix": prompt.prefix,
+            "input_prefix": prefix,
             "input_suffix": prompt.suffix,
             "input_extra": [{"filename": f.path, "text": f.text} for f in prompt.extra_files],
-            "prompt": "",
+            "prompt": start,
         }
+
+    def _plain_text(self, text: str) -> bool:
+        """Whether ``text`` has the same tokens with special tokens parsed as without."""
+        parsed = tokenize(self._address, text, add_special=False, parse_special=True)
+        return parsed == tokenize(self._address, text, add_special=False, parse_special=False)
 
 
 class CompletionApi(LlamaServerApi):
@@ -152,6 +184,61 @@ def read_counts(event: Mapping[str, Any], stats: GenerationStats) -> None:
     read_timings(event.get("timings"), stats)
 
 
+def read_token_entries(entries: Any) -> list[TokenLogprobs] | None:
+    """llama-server's token probabilities (``completion_probabilities`` in its own API,
+    ``logprobs.content`` in its OpenAI-compatible one): per token ``id``, ``token``,
+    ``bytes``, ``logprob`` and ``top_logprobs``, a list of the same. None if any token does not
+    read (older builds sent ``probs`` with probabilities instead), and past
+    ``MAX_EVENT_TOKENS``."""
+    if not isinstance(entries, list) or not entries or len(entries) > MAX_EVENT_TOKENS:
+        return None
+    tokens = []
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            return None
+        text, logprob = _entry_text(entry, whole=False), logprob_from(entry.get("logprob"))
+        if text is None or logprob is None:
+            return None
+        tokens.append(TokenLogprobs(text, logprob, _candidates(entry)))
+    return tokens
+
+
+def _candidates(entry: Mapping[str, Any]) -> tuple[tuple[str, float], ...]:
+    """The ``top_logprobs`` that read, the chosen token (by id) left out."""
+    top = entry.get("top_logprobs")
+    if not isinstance(top, list):
+        return ()
+    chosen = entry.get("id")
+    candidates = []
+    for candidate in top[:MAX_CANDIDATES]:
+        if not isinstance(candidate, Mapping):
+            continue
+        if isinstance(chosen, int) and candidate.get("id") == chosen:
+            continue
+        text, logprob = _entry_text(candidate, whole=True), logprob_from(candidate.get("logprob"))
+        if text is not None and logprob is not None:
+            candidates.append((text, logprob))
+    return tuple(candidates)
+
+
+def _entry_text(entry: Mapping[str, Any], whole: bool) -> str | None:
+    """A token's text, from its ``bytes`` where they are whole UTF-8 (``token`` is cut to whole
+    characters). Where they are not, a ``whole`` text is none: that token is part of a
+    character, which no suggestion can start with."""
+    raw = entry.get("bytes")
+    if (
+        isinstance(raw, list)
+        and len(raw) <= 4 * MAX_TOKEN_CHARS
+        and all(isinstance(b, int) and not isinstance(b, bool) and 0 <= b < 256 for b in raw)
+    ):
+        try:
+            return bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            if whole:
+                return None
+    return token_text_from(entry.get("token"))
+
+
 def read_timings(timings: Any, stats: GenerationStats) -> None:
     """``timings`` as llama-server sends it (also in its OpenAI-compatible answers)."""
     if not isinstance(timings, Mapping):
@@ -209,4 +296,4 @@ def open_llama_server(
             f"{error} (lsp-fim asks llama-server for the model's FIM template when it starts: "
             "start llama-server first, or set `template`, which uses /completion)"
         ) from error
-    return HttpBackend(address, InfillApi(), vocabulary), template
+    return HttpBackend(address, InfillApi(address), vocabulary), template

@@ -5,18 +5,32 @@ Such a server shows the model's name but not its tokens, so the FIM template is 
 the name (``backendModel``, else the first model the server lists) or set with ``template``.
 The API has no way to warm a cache ahead of a request: ``prefill`` does nothing (vLLM and
 llama-server reuse a shared prompt prefix on their own, Ollama keeps the last prompt).
+
+Token probabilities are asked for (``logprobs``) and read where they come: in OpenAI's form
+(``tokens``, ``token_logprobs``, ``top_logprobs``; vLLM) or in llama-server's (``content``).
+An engine that sends none still answers; its suggestions have no confidence.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 from lsp_fim.backends.base import BackendError, FimPrompt, GenerationStats
-from lsp_fim.backends.http_backend import HttpBackend, Request
+from lsp_fim.backends.http_backend import (
+    MAX_CANDIDATES,
+    MAX_EVENT_TOKENS,
+    RUNNERS_UP,
+    HttpBackend,
+    Request,
+    TokenLogprobs,
+    logprob_from,
+    token_text_from,
+)
 from lsp_fim.backends.http_stream import EngineAddress, field_number, field_text, request_json
-from lsp_fim.backends.llama_server import read_timings
+from lsp_fim.backends.llama_server import read_timings, read_token_entries
 from lsp_fim.templates import (
     FimTemplate,
     NoFimSupportError,
@@ -44,6 +58,8 @@ class OpenAICompletionsApi:
             "temperature": 0,
             "stream": True,
             "stream_options": {"include_usage": True},
+            # The likeliest tokens at each step, the chosen one among them (OpenAI allows 5).
+            "logprobs": RUNNERS_UP + 1,
         }
         if stop:
             body["stop"] = list(stop)
@@ -64,6 +80,17 @@ class OpenAICompletionsApi:
             _read_usage(usage, stats)
         read_timings(event.get("timings"), stats)  # llama-server adds its own
         return piece
+
+    def read_tokens(self, event: Mapping[str, Any]) -> list[TokenLogprobs] | None:
+        choices = event.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
+            return None
+        logprobs = choices[0].get("logprobs")
+        if not isinstance(logprobs, Mapping):
+            return None
+        if "content" in logprobs:  # llama-server
+            return read_token_entries(logprobs["content"])
+        return _openai_tokens(logprobs)
 
     def ends_generation(self, event: Mapping[str, Any]) -> bool:
         """``finish_reason`` is null until the last text event ("stop", "length")."""
@@ -134,3 +161,35 @@ def _read_usage(usage: Mapping[str, Any], stats: GenerationStats) -> None:
     details = usage.get("prompt_tokens_details")
     cached = field_number(details, "cached_tokens", 0) if isinstance(details, Mapping) else 0
     stats.prompt_tokens_evaluated = stats.prompt_tokens - int(cached)
+
+
+def _openai_tokens(logprobs: Mapping[str, Any]) -> list[TokenLogprobs] | None:
+    """OpenAI's form: ``tokens`` and ``token_logprobs`` side by side, and ``top_logprobs`` a
+    ``{token: logprob}`` object per token (null allowed). None if any token does not read."""
+    texts, values = logprobs.get("tokens"), logprobs.get("token_logprobs")
+    if not isinstance(texts, list) or not isinstance(values, list) or len(texts) != len(values):
+        return None
+    if not texts or len(texts) > MAX_EVENT_TOKENS:
+        return None
+    tops = logprobs.get("top_logprobs")
+    tops = tops if isinstance(tops, list) and len(tops) == len(texts) else [None] * len(texts)
+    tokens = []
+    for raw_text, raw_logprob, top in zip(texts, values, tops, strict=True):
+        text, logprob = token_text_from(raw_text), logprob_from(raw_logprob)
+        if text is None or logprob is None:
+            return None
+        tokens.append(TokenLogprobs(text, logprob, _top_candidates(top)))
+    return tokens
+
+
+def _top_candidates(top: Any) -> tuple[tuple[str, float], ...]:
+    """A token that is not whole UTF-8 is spelled ``bytes:\\xe2...`` by OpenAI and with U+FFFD
+    by vLLM: neither can start a suggestion."""
+    if not isinstance(top, Mapping):
+        return ()
+    candidates = []
+    for raw_text, raw_logprob in itertools.islice(top.items(), MAX_CANDIDATES):
+        text, logprob = token_text_from(raw_text), logprob_from(raw_logprob)
+        if text is not None and logprob is not None and not text.startswith("bytes:"):
+            candidates.append((text, logprob))
+    return tuple(candidates)
