@@ -3,7 +3,8 @@
 // installs the .vsix, opens examples/norm.py at its empty body line, asks for an inline suggestion
 // and checks that ghost text appears, that Tab accepts it; then types a new function as a person
 // would and checks that ghost text appears by itself, stays while its start is typed, and that
-// "accept next word" / "accept next line" take part of it and Tab the rest; that the server log
+// "accept next word" / "accept next line" take part of it and Tab the rest; that an explicit
+// request brings alternatives Alt+] cycles through; that the server log
 // shows the answered requests, and that "lsp-fim: Show statistics" works and the server counted
 // the suggestions shown and accepted (its acceptance statistics file). Prints one PASS/FAIL line per check and
 // "e2e: N passed, M failed"; exit status 0 only when everything passed.
@@ -38,6 +39,7 @@ const SERVER = process.env.LSP_FIM ?? path.join(REPO, '.venv', 'bin', 'lsp-fim')
 const TYPING_DELAY_MS = 90;
 const NEW_FUNCTION = 'def dot(a: list[float], b: list[float]) -> float:\n';
 const ANOTHER_FUNCTION = 'def scaled(v: list[float], k: float) -> list[float]:\n';
+const THIRD_FUNCTION = 'def clamp(x: float, low: float, high: float) -> float:\n';
 // "Accept next line" has no default key: the test binds one.
 const ACCEPT_LINE_KEY = 'Control+Alt+Shift+L';
 const CHROMIUM_FLAGS = [
@@ -277,6 +279,40 @@ async function typingFlow(page, ghostText) {
 }
 
 /**
+ * Asked for explicitly (Alt+\, "Trigger inline suggestion"), a suggestion comes with
+ * alternatives, and "Show next inline suggestion" (Alt+]) shows another one in its place.
+ */
+async function alternativesFlow(page, ghostText) {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Shift+Tab'); // out of scaled()'s body
+    await page.keyboard.type(THIRD_FUNCTION, { delay: TYPING_DELAY_MS });
+    await ghostBy(ghostText, 30_000);
+    await page.keyboard.press('Escape'); // what typing brought goes; now ask explicitly
+    await page.keyboard.press('Alt+Backslash');
+    const first = await ghostBy(ghostText, 60_000);
+    await shot(page, 'explicit-first.png');
+    await page.keyboard.press('Alt+BracketRight');
+    const next = await waitFor(
+        'another suggestion',
+        async () => {
+            const shown = await ghostText();
+            return shown && shown !== first ? shown : undefined;
+        },
+        30_000,
+        200,
+    ).catch((error) => error);
+    await shot(page, 'explicit-next.png');
+    check(
+        'explicit request: Alt+] ("Show next inline suggestion") shows an alternative',
+        typeof first === 'string' && typeof next === 'string',
+        `${JSON.stringify(typeof first === 'string' ? first : String(first))} -> ${JSON.stringify(typeof next === 'string' ? next : String(next))}`,
+    );
+}
+
+/**
  * Presses `key` with `ghost` (the ghost text, or the error of waiting for it) shown, and checks
  * that a line on screen is then the cursor's line as it was followed by the first line of
  * `ghost` (as shown: ghostText() trims it), ghost text left out.
@@ -501,6 +537,7 @@ async function main() {
         }
 
         await typingFlow(page, ghostText);
+        await alternativesFlow(page, ghostText);
 
         // lsp-fim: Show statistics (the custom lspFim/stats request), shown as a notification.
         await page.keyboard.press('Escape');
