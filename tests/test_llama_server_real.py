@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_complete import complete
+from cli_complete import EXAMPLE, complete
 
 from bench.engine_process import EngineProcess, free_port, llama_server_env, running_engine
+from lsp_fim.backends.base import FimPrompt, GenerationRequest, GenerationStats
+from lsp_fim.backends.http_stream import EngineAddress
+from lsp_fim.backends.llama_server import open_llama_server
+from lsp_fim.config import Settings
+from lsp_fim.engine import CompletionRequest, load_engine
 
 LLAMA_SERVER = os.environ.get("LSP_FIM_LLAMA_SERVER")
 STARTUP_TIMEOUT_S = 180
@@ -63,6 +69,40 @@ def test_openai_completions_with_our_template(llama_server: str) -> None:
     assert "sqrt" in answer["text"] or "**" in answer["text"], answer["text"]
     assert answer["stop_reason"] is not None
     assert answer["generated_tokens"] > 0
+
+
+def norm_request() -> CompletionRequest:
+    """The README's example cursor: line 4, character 4."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    offset = sum(len(line) for line in text.splitlines(keepends=True)[:4]) + 4
+    return CompletionRequest(text, offset, "python", str(EXAMPLE))
+
+
+def test_infill_reports_token_probabilities(llama_server: str) -> None:
+    backend, template = open_llama_server(EngineAddress.parse(llama_server), None)
+    request = norm_request()
+    prefix, suffix = request.text[: request.offset], request.text[request.offset :]
+    prompt = FimPrompt(template.render_pieces(prefix, suffix), prefix, suffix)
+    stats = GenerationStats()
+    text = "".join(backend.stream(GenerationRequest(prompt, 16, (), threading.Event()), stats))
+    print(text, stats.choices)
+    assert text and stats.choices
+    assert all(choice.logprob <= 0 for choice in stats.choices)
+    assert stats.choices[-1].end == len(text)
+    assert any(choice.runners_up for choice in stats.choices)
+
+
+def test_alternatives_over_llama_server(llama_server: str) -> None:
+    """The explicit request's suggestions: the greedy one with its confidence, then
+    others that start with the model's runners-up (sent as /infill's ``prompt``)."""
+    settings = Settings(
+        backend="llama-server", backend_url=llama_server, max_generate_ms=0, max_tokens=24
+    )
+    found = load_engine(settings).complete_alternatives(norm_request())
+    print([(completion.text, completion.confidence) for completion in found])
+    assert len({completion.text for completion in found}) >= 2
+    assert found[0].confidence is not None and 0 < found[0].confidence <= 1
+    assert "sqrt" in found[0].text or "**" in found[0].text, found[0].text
 
 
 def test_an_engine_killed_mid_stream_and_restarted_serves_the_editor_again(

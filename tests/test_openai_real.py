@@ -109,6 +109,18 @@ def long_request(prompt: FimPrompt) -> GenerationRequest:
     return GenerationRequest(prompt, LONG_MAX_TOKENS, (), threading.Event())
 
 
+def test_token_probabilities_from_llama_cpp_python(engine: EngineProcess) -> None:
+    """OpenAI's form of ``logprobs``, as llama-cpp-python's server streams it."""
+    backend, prompt = openai_backend(engine)
+    stats = GenerationStats()
+    request = GenerationRequest(prompt, 8, (), threading.Event())
+    text = "".join(backend.stream(request, stats))
+    print(text, stats.choices)
+    assert text and stats.choices
+    assert all(choice.logprob <= 0 for choice in stats.choices)
+    assert stats.choices[-1].end == len(text)
+
+
 @pytest.fixture
 def local_ports(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The local port of every connection to the engine, in order: the engine names the client
