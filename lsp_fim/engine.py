@@ -82,7 +82,8 @@ class Completion:
     total_ms: float = 0.0
     from_cache: bool = False
     # How sure the model was of the text (``lsp_fim.confidence``); None where the backend
-    # does not say (engines over HTTP) and for answers from the cache.
+    # does not say (an engine over HTTP that sends no probabilities) and for answers from
+    # the cache.
     confidence: float | None = None
     # What the model wrote that the stop rule kept, before post-processing, and its tokens
     # (``choices`` index into it): where alternatives branch off.

@@ -24,9 +24,9 @@ def engine(logprob: float, min_confidence: float) -> CompletionEngine:
     return CompletionEngine(backend, PlainTemplate(), Settings(min_confidence=min_confidence))
 
 
-def test_the_confidence_is_the_geometric_mean_of_the_token_probabilities() -> None:
+def test_the_confidence_is_the_probability_of_the_whole_suggestion() -> None:
     choices = [TokenChoice(1, math.log(0.5)), TokenChoice(2, math.log(0.125))]
-    assert confidence(choices) == pytest.approx(0.25)
+    assert confidence(choices) == pytest.approx(0.0625)
 
 
 def test_without_probabilities_there_is_no_confidence() -> None:
@@ -43,14 +43,14 @@ def test_only_the_tokens_whose_text_was_kept_count() -> None:
 def test_a_suggestion_surer_than_the_threshold_is_shown_with_its_confidence() -> None:
     completion = engine(SURE, min_confidence=0.5).complete(REQUEST)
     assert completion is not None and completion.text == "sum(values)"
-    assert completion.confidence == pytest.approx(0.9)
+    assert completion.confidence == pytest.approx(0.81)
 
 
 def test_a_suggestion_below_the_threshold_is_not_shown_and_is_counted() -> None:
     unsure = engine(UNSURE, min_confidence=0.5)
     completion = unsure.complete(REQUEST)
     assert completion is not None and completion.text == ""
-    assert completion.confidence == pytest.approx(0.2)
+    assert completion.confidence == pytest.approx(0.04)
     assert unsure.counters_snapshot().low_confidence == 1
     again = unsure.complete(REQUEST)
     assert again is not None and again.text == "", "the cache holds the silence, not the text"

@@ -7,12 +7,18 @@ that every suggestion is scored and any threshold can be applied afterwards.
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from bench.quality.running import Attempt
+from lsp_fim.backends.base import TokenChoice
+from lsp_fim.confidence import confidence
 
 Summary = Callable[[Attempt], float | None]
 
@@ -36,17 +42,20 @@ def _first_token(attempt: Attempt) -> float | None:
 
 
 def _product(attempt: Attempt) -> float | None:
-    return attempt.confidence
+    """``lsp_fim.confidence`` of the kept tokens (recomputed, so that a saved run can be
+    read again under another summary)."""
+    return confidence([TokenChoice(0, logprob) for logprob in attempt.token_logprobs])
 
 
 SUMMARIES: dict[str, Summary] = {
     "product": _product,
-    "mean": _mean,
+    "geometric mean": _mean,
     "minimum": _minimum,
     "first-line mean": _first_line,
     "first token": _first_token,
 }
-THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+# The product's values spread over orders of magnitude (a probability of a whole suggestion).
+THRESHOLDS = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
 
 
 @dataclass(frozen=True)
@@ -171,7 +180,7 @@ def render_gating(separations_: Sequence[Separation]) -> list[str]:
         "### Product confidence: shown / precision (pass rate among shown) / recall (passing "
         "still shown)",
         "",
-        "| set | " + " | ".join(f"≥{t:.1f}" for t in THRESHOLDS) + " |",
+        "| set | " + " | ".join(f"≥{t:g}" for t in THRESHOLDS) + " |",
         "|---|" + "---:|" * len(THRESHOLDS),
     ]
     for separation in separations_:
@@ -202,3 +211,28 @@ def render_alternatives(summaries: Sequence[AlternativesSummary]) -> list[str]:
             for s in summaries
         ),
     ]
+
+
+def report_from(saved: dict[str, Any]) -> str:
+    """The confidence and alternatives sections of a saved run (``quality.json``), computed
+    again with today's summaries."""
+    attempts = {
+        dataset: [Attempt(**row) for row in rows] for dataset, rows in saved["attempts"].items()
+    }
+    gating = [found for d, rows in attempts.items() for found in separations(d, rows)]
+    choices = [alternatives_summary(d, rows) for d, rows in attempts.items()]
+    alternatives = [summary for summary in choices if summary is not None]
+    return "\n".join([*render_gating(gating), *render_alternatives(alternatives), ""])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m bench.quality.gating OUT/quality.json``."""
+    parser = argparse.ArgumentParser(prog="python -m bench.quality.gating", description=__doc__)
+    parser.add_argument("saved", type=Path, help="quality.json of a harness run")
+    args = parser.parse_args(argv)
+    print(report_from(json.loads(args.saved.read_text(encoding="utf-8"))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
