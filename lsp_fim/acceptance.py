@@ -27,6 +27,7 @@ from typing import Any
 
 from lsp_fim.config import HTTP_BACKENDS, Settings, wire_name
 from lsp_fim.models import DEFAULT_MODEL
+from lsp_fim.models.auto import AUTO, auto_pick
 from lsp_fim.models.store import cache_root
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ def model_label(settings: Settings) -> str:
     if settings.backend in HTTP_BACKENDS:
         return settings.backend_model or settings.backend
     spec = settings.model or os.environ.get("LSP_FIM_MODEL") or DEFAULT_MODEL
+    if spec.strip() == AUTO:
+        return auto_pick().model.name  # the model auto names here, as resolving it did
     return Path(spec).name if spec.endswith(".gguf") else spec
 
 

@@ -137,6 +137,8 @@ def _completion_json(text: str, completion: Completion | None, template: str) ->
             "end": {"line": end.line, "character": end.character},
         },
         "stop_reason": str(completion.stop_reason),
+        # Null where the engine gave no probabilities; text is empty below --min-confidence.
+        "confidence": None if completion.confidence is None else round(completion.confidence, 4),
         "from_cache": completion.from_cache,
         "template": template,
         "prompt_tokens": stats.prompt_tokens,

@@ -200,10 +200,12 @@ class Settings:
     speculative_decoding: bool = field(
         default=False, metadata=_declare(Setting(_boolean, reloads_engine=True))
     )
-    # Suggestions the model was less sure of than this (``lsp_fim.confidence``: 0 to 1) are
-    # not shown; 0 shows every one. Requests the user makes explicitly are always answered.
+    # Suggestions the model was less sure of than this (``lsp_fim.confidence``: the
+    # probability of the whole suggestion) are not shown; 0 shows every one. Requests the user
+    # makes explicitly are always answered. 0.01 hid 13 % of the default model's suggestions
+    # on the quality sets and 5 % of those that pass (README: Confidence).
     min_confidence: float = field(
-        default=0.0,
+        default=0.01,
         metadata=_declare(
             Setting(
                 _fraction,

@@ -184,6 +184,14 @@ def test_models_are_named_without_their_folders(monkeypatch: pytest.MonkeyPatch)
     assert model_label(Settings(backend="llama-server")) == "llama-server"
 
 
+def test_auto_is_counted_under_the_model_it_picked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("lsp_fim.models.auto._cores", lambda: 64)
+    monkeypatch.setattr("lsp_fim.models.auto._memory_bytes", lambda: 256 << 30)
+    assert model_label(Settings(model="auto")) == "qwen2.5-coder-1.5b"
+    monkeypatch.setattr("lsp_fim.models.auto._cores", lambda: 1)
+    assert model_label(Settings(model="auto")) == "qwen2.5-coder-0.5b"
+
+
 def test_the_table_shows_the_accept_rate_by_language_and_model(tmp_path: Path) -> None:
     tallies = {
         ("python", "qwen"): Tally(shown=4, accepted=1, partially_accepted=2),

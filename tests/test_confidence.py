@@ -56,6 +56,13 @@ def test_a_suggestion_below_the_threshold_is_not_shown_and_is_counted() -> None:
     assert again is not None and again.text == "", "the cache holds the silence, not the text"
 
 
+def test_by_default_a_suggestion_the_model_gave_under_1_percent_is_not_shown() -> None:
+    backend = ScoredBackend({"": [("sum(", math.log(0.09), ()), ("values)", math.log(0.1), ())]})
+    default = CompletionEngine(backend, PlainTemplate(), Settings())
+    completion = default.complete(REQUEST)
+    assert completion is not None and completion.text == ""
+
+
 def test_zero_shows_every_suggestion() -> None:
     completion = engine(math.log(0.01), min_confidence=0.0).complete(REQUEST)
     assert completion is not None and completion.text == "sum(values)"
@@ -79,5 +86,5 @@ def test_a_backend_that_gives_no_probabilities_is_never_silenced() -> None:
 @pytest.mark.parametrize("value", [-0.1, 1.5, "high", True])
 def test_min_confidence_outside_0_to_1_is_refused_by_name(value: object) -> None:
     settings, problems = settings_from_wire({"minConfidence": value})
-    assert settings.min_confidence == 0.0
+    assert settings.min_confidence == Settings().min_confidence
     assert len(problems) == 1 and "minConfidence" in problems[0]
