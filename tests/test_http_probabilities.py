@@ -279,5 +279,5 @@ def test_the_engine_has_confidence_and_alternatives_over_llama_server() -> None:
     texts = [completion.text for completion in found]
     assert texts == ["r = math.sqrt(x**2 + y**2)", "d = math.hypot(x, y)", "r = abs(x)"]
     assert found[0].confidence is not None
-    assert math.isclose(found[0].confidence, math.exp(-0.15))
+    assert math.isclose(found[0].confidence, math.exp(-0.1 - 0.2))  # the whole suggestion's
     assert [body["prompt"] for body in engine.bodies("/infill")] == ["", "d", "r = abs(x)\n"]
