@@ -11,7 +11,8 @@ batches.
 The KV cache is managed here, through ``llama_adapter``, rather than by llama-cpp-python (see
 ``kv_reuse``): changed prompt tokens are evaluated in a second sequence and only then swapped
 into the main one, because llama.cpp decodes a sequence only at positions after its last one,
-and because a cancelled evaluation must leave the cache as it was. Generation verifies
+and because a cancelled evaluation must leave the cache as it was (unless the cache held
+nothing the new prompt can use: then what was evaluated is kept). Generation verifies
 tokens drafted by prompt lookup in one decode (``speculation``); the cells of rejected drafts
 leave the cache at once, so that the cache always holds what ``_cached`` lists.
 """
@@ -161,7 +162,8 @@ class LlamaCppBackend:
         """Evaluate ``prompt`` exactly, ahead of the request that will need it.
 
         Gives way to any request (cancel is checked every batch) and leaves the cache as it
-        was when it does; returns whether the prompt is now cached exactly.
+        was when it does, or with the start of this prompt where the cache held nothing it
+        can use (``_keep_partial``); returns whether the prompt is now cached exactly.
         """
         tokens, _ = self._prompt_tokens(prompt, 0)
         stats.prompt_tokens = len(tokens)
@@ -189,11 +191,27 @@ class LlamaCppBackend:
             plan = ReusePlan(plan.keep, plan.end)
         if plan.runs:
             self._move_runs(plan)
-        if not self._evaluate_aside(prompt, plan, give_way):
+        reached = self._evaluate_aside(prompt, plan, give_way)
+        if reached < plan.end:
+            self._keep_partial(prompt, plan, reached)
             return None
         self._adopt_aside(plan)
         self._remember(prompt, plan)
         return plan.fresh_tokens
+
+    def _keep_partial(self, prompt: list[int], plan: ReusePlan, reached: int) -> None:
+        """Work ahead that gave way at ``reached`` keeps what it evaluated when the cached
+        cells past the common prefix serve this prompt in no way (another document's, after
+        a ``didOpen``): the request that interrupted it, or the next prefill, goes on from
+        there instead of starting over. Otherwise the cache stays as it was."""
+        shared = plan_reuse(self._cached, prompt)
+        if not plan.runs and not shared.runs and reached > shared.keep:
+            partial = ReusePlan(plan.keep, reached)
+            self._adopt_aside(partial)
+            self._remember(prompt, partial)
+            log.debug("work ahead gave way; kept %d evaluated tokens", reached - plan.keep)
+        else:
+            self._model.remove(ASIDE_SEQUENCE, 0)
 
     def _move_runs(self, plan: ReusePlan) -> None:
         """Leave the main sequence holding only ``[0, keep)`` and the runs, moved into place.
@@ -213,9 +231,10 @@ class LlamaCppBackend:
 
     def _evaluate_aside(
         self, prompt: list[int], plan: ReusePlan, cancel: threading.Event | None
-    ) -> bool:
+    ) -> int:
         """Decode the plan's fresh spans in the aside sequence, which shares the kept prefix
-        and the moved runs, each span after all that precedes it; False if cancelled."""
+        and the moved runs, each span after all that precedes it. Returns ``plan.end``, or
+        when cancelled the position up to which the aside sequence holds the prompt."""
         self._model.remove(ASIDE_SEQUENCE, 0)
         self._model.copy(MAIN_SEQUENCE, ASIDE_SEQUENCE, 0, plan.keep)
         pending = list(plan.runs)
@@ -223,19 +242,20 @@ class LlamaCppBackend:
             while pending and pending[0].new_end <= start:
                 run = pending.pop(0)
                 self._model.copy(MAIN_SEQUENCE, ASIDE_SEQUENCE, run.new_start, run.new_end)
-            if not self._decode_aside(prompt[start:stop], start, cancel):
-                self._model.remove(ASIDE_SEQUENCE, 0)
-                return False
-        return True
+            decoded = self._decode_aside(prompt[start:stop], start, cancel)
+            if decoded < stop - start:
+                return start + decoded
+        return plan.end
 
-    def _decode_aside(self, tokens: list[int], start: int, cancel: threading.Event | None) -> bool:
-        """``cancel`` None: an editor request, which finishes its prompt in big batches."""
+    def _decode_aside(self, tokens: list[int], start: int, cancel: threading.Event | None) -> int:
+        """The tokens decoded: all, unless ``cancel`` was set (``None``: an editor request,
+        which finishes its prompt in big batches)."""
         size = self._model.batch_tokens if cancel is None else PROMPT_BATCH_TOKENS
         for offset in range(0, len(tokens), size):
             if cancel is not None and cancel.is_set():
-                return False
+                return offset
             self._model.decode(tokens[offset : offset + size], start + offset, ASIDE_SEQUENCE)
-        return True
+        return len(tokens)
 
     def _adopt_aside(self, plan: ReusePlan) -> None:
         """The main sequence takes the freshly evaluated spans; old cells it no longer needs go."""
