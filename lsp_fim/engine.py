@@ -50,8 +50,11 @@ log = logging.getLogger(__name__)
 # text after the cursor (the prefix itself moves in the KV cache), and coarser steps cost
 # context (up to a step of lines less than the budget allows).
 STABLE_EDGE_STEP = (16, 8)
-# Suggestions an explicit request may get (VS Code cycles through them).
+# Suggestions an explicit request may get (VS Code cycles through them), and the model runs
+# it may spend looking for the others: a start that leads to a suggestion already found, or to
+# nothing, costs a run too.
 MAX_ALTERNATIVES = 3
+BRANCH_TRIES_PER_ALTERNATIVE = 2
 
 
 @dataclass(frozen=True)
@@ -221,7 +224,8 @@ class CompletionEngine:
         if first is None or not first.text:
             return [first] if first is not None else []
         found = [first]
-        for start in branch_starts(first.generated, first.choices):
+        tries = BRANCH_TRIES_PER_ALTERNATIVE * (count - 1)
+        for start in branch_starts(first.generated, first.choices)[:tries]:
             if len(found) >= count or cancel.is_set():
                 break
             other = self._complete(request, cancel, fresh=True, forced=start)

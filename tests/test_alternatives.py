@@ -92,3 +92,11 @@ def test_an_automatic_request_gets_one_suggestion() -> None:
     completion = automatic.complete(REQUEST)
     assert completion is not None and completion.text == "width * height"
     assert len(backend.prompts) == 1
+
+
+def test_the_search_for_alternatives_gives_up_after_a_few_model_runs() -> None:
+    same = [("width", math.log(0.4), tuple((f"width{' ' * n}", -1.0 - n) for n in range(1, 9)))]
+    scripts = {"": same, **{f"width{' ' * n}": [("", 0.0, ())] for n in range(1, 9)}}
+    explicit, backend = engine(scripts)
+    assert [c.text for c in explicit.complete_alternatives(REQUEST)] == ["width"]
+    assert len(backend.prompts) == 1 + 2 * 2, "two tries for each of the two alternatives"
