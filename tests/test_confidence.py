@@ -56,8 +56,8 @@ def test_a_suggestion_below_the_threshold_is_not_shown_and_is_counted() -> None:
     assert again is not None and again.text == "", "the cache holds the silence, not the text"
 
 
-def test_by_default_a_suggestion_the_model_gave_under_1_percent_is_not_shown() -> None:
-    backend = ScoredBackend({"": [("sum(", math.log(0.09), ()), ("values)", math.log(0.1), ())]})
+def test_by_default_a_suggestion_the_model_gave_under_a_thousandth_is_not_shown() -> None:
+    backend = ScoredBackend({"": [("sum(", math.log(0.03), ()), ("values)", math.log(0.03), ())]})
     default = CompletionEngine(backend, PlainTemplate(), Settings())
     completion = default.complete(REQUEST)
     assert completion is not None and completion.text == ""

@@ -90,7 +90,8 @@ async def client(lsp_client: LanguageClient, engine: EngineProcess) -> AsyncIter
 async def test_lsp_inline_completion_from_the_engine(client: LanguageClient) -> None:
     open_norm(client)
     result = await client.text_document_inline_completion_async(inline_params())
-    assert isinstance(result, types.InlineCompletionList) and len(result.items) == 1
+    # An Invoked request: the engine's probabilities give alternatives over HTTP too.
+    assert isinstance(result, types.InlineCompletionList) and 1 <= len(result.items) <= 3
     text = result.items[0].insert_text
     assert isinstance(text, str) and text.strip()
     assert "sqrt" in text or "**" in text, text

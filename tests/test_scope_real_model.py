@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,10 @@ def engine(model_path: Path) -> CompletionEngine:
 
 @pytest.fixture(scope="module")
 def raw_engine(engine: CompletionEngine) -> CompletionEngine:
-    """The same model without a stop rule."""
-    return CompletionEngine(engine.backend, engine.template, engine.settings, guards=no_guard)
+    """The same model without a stop rule, every suggestion shown: a 128-token run is one the
+    model is sure of as a whole only very rarely."""
+    settings = replace(engine.settings, min_confidence=0.0)
+    return CompletionEngine(engine.backend, engine.template, settings, guards=no_guard)
 
 
 def complete(engine: CompletionEngine, text: str, offset: int) -> tuple[str, StopReason, int]:

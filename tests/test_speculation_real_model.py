@@ -31,7 +31,8 @@ _paths = (f"/tmp/speculation-real/{index}.py" for index in itertools.count())
 @pytest.fixture(scope="module")
 def engine(model_path: Path) -> CompletionEngine:
     """No stop rule and 48 tokens: long generations that run into copied code."""
-    loaded = load_engine(Settings(model=str(model_path), max_tokens=48, max_generate_ms=0))
+    settings = Settings(model=str(model_path), max_tokens=48, max_generate_ms=0, min_confidence=0)
+    loaded = load_engine(settings)
     return CompletionEngine(loaded.backend, loaded.template, loaded.settings, guards=no_guard)
 
 

@@ -111,8 +111,12 @@ def _sample_size(args: argparse.Namespace, dataset: str) -> int | None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    # Every suggestion scored: the report applies confidence thresholds afterwards.
     settings = Settings(
-        model=args.model, max_generate_ms=0, speculative_decoding=args.speculative_decoding
+        model=args.model,
+        max_generate_ms=0,
+        speculative_decoding=args.speculative_decoding,
+        min_confidence=0.0,
     )
     return replace(settings, threads=args.threads) if args.threads else settings
 
