@@ -85,8 +85,8 @@ class Completion:
     total_ms: float = 0.0
     from_cache: bool = False
     # How sure the model was of the text (``lsp_fim.confidence``); None where the backend
-    # does not say (an engine over HTTP that sends no probabilities) and for answers from
-    # the cache.
+    # does not say (an engine over HTTP that sends no probabilities), for answers from the
+    # cache and for alternatives.
     confidence: float | None = None
     # What the model wrote that the stop rule kept, before post-processing, and its tokens
     # (``choices`` index into it): where alternatives branch off.
@@ -339,7 +339,9 @@ class CompletionEngine:
             )
             return None
         text = finish_suggestion(self._without_special_tokens(run.kept), prefix, suffix)
-        choices = kept_choices(stats.choices, len(run.kept) - len(forced))
+        # An alternative's tokens follow its given start: they are not the whole suggestion's,
+        # and index into no text it keeps; nothing branches from an alternative.
+        choices = () if forced else kept_choices(stats.choices, len(run.kept))
         sureness = confidence(choices)
         if text and not fresh and sureness is not None and sureness < settings.min_confidence:
             log.info("not shown: confidence %.2f < minConfidence", sureness)
