@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from bench.cold import start_cold
 from bench.peers import indent_guard
 from bench.quality.tasks import Task
+from lsp_fim.confidence import kept_choices
 from lsp_fim.engine import Completion, CompletionEngine, CompletionRequest
 from lsp_fim.scope import GuardFactory, no_guard, scope_guard
 
@@ -91,12 +92,7 @@ def first_line_tokens(completion: Completion) -> int:
     content = len(generated) - len(generated.lstrip())
     line_end = generated.find("\n", content)
     line_end = len(generated) if line_end < 0 else line_end
-    count, start = 0, 0
-    for choice in completion.choices:
-        if start >= line_end:
-            break
-        count, start = count + 1, choice.end
-    return count
+    return len(kept_choices(completion.choices, line_end))
 
 
 def run_tasks(

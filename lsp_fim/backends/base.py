@@ -73,6 +73,11 @@ class GenerationRequest:
     background: bool = False
 
 
+# The next most likely tokens kept with every generated one, whichever backend generated it:
+# where a suggestion branches into alternatives (the editor asks for up to 3).
+RUNNERS_UP = 2
+
+
 @dataclass(frozen=True)
 class TokenChoice:
     """A generated token as the model weighed it, for the suggestion's confidence and for

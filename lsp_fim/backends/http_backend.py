@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lsp_fim.backends.base import (
+    RUNNERS_UP,
     BackendError,
     FimPrompt,
     GenerationRequest,
@@ -35,9 +36,6 @@ CHARS_PER_TOKEN = 3.5
 # A warm-up asks for no token; llama-server still samples one. An engine that goes on has
 # ignored ``n_predict``, and is not listened to further.
 WARM_UP_PIECES = 1
-# Runners-up kept with every generated token, as the embedded backend keeps them; engines are
-# asked for this many besides the chosen token.
-RUNNERS_UP = 2
 # What is read of an engine's token probabilities, whatever it sends: tokens in one event,
 # candidates for one token, and the length of a candidate's text (a token is a few characters;
 # a long run of blanks is one of the longest).

@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from lsp_fim.backends.base import (
+    RUNNERS_UP,
     BackendError,
     FimPrompt,
     GenerationRequest,
@@ -49,9 +50,6 @@ DEFAULT_CONTEXT_TOKENS = 4096
 # batch costs about as much as a token of generation on top of its tokens.
 PROMPT_BATCH_TOKENS = 32
 MAIN_SEQUENCE, ASIDE_SEQUENCE = 0, 1
-# The next most likely tokens kept with every generated one: where a suggestion branches into
-# alternatives (the editor asks for up to 3).
-RUNNERS_UP = 2
 
 
 def _load_model(model_path: Path, threads: int, context_tokens: int) -> LlamaModel:

@@ -24,12 +24,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import Any
 
-from lsp_fim.backends.base import BackendError, FimPrompt, GenerationStats
+from lsp_fim.backends.base import RUNNERS_UP, BackendError, FimPrompt, GenerationStats
 from lsp_fim.backends.http_backend import (
     MAX_CANDIDATES,
     MAX_EVENT_TOKENS,
     MAX_TOKEN_CHARS,
-    RUNNERS_UP,
     HttpBackend,
     Request,
     TokenLogprobs,

@@ -18,11 +18,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from lsp_fim.backends.base import BackendError, FimPrompt, GenerationStats
+from lsp_fim.backends.base import RUNNERS_UP, BackendError, FimPrompt, GenerationStats
 from lsp_fim.backends.http_backend import (
     MAX_CANDIDATES,
     MAX_EVENT_TOKENS,
-    RUNNERS_UP,
     HttpBackend,
     Request,
     TokenLogprobs,
