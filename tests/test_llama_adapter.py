@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,3 +80,27 @@ def test_vocabulary_reads_the_loaded_model(model: LlamaModel) -> None:
     assert vocabulary.token_text(model.tokenize(b"<|fim_middle|>")[0]) == "<|fim_middle|>"
     assert vocabulary.token_text(model.n_vocab) == ""
     assert vocabulary.is_single_token("<|fim_suffix|>")
+
+
+def test_decodes_run_on_one_thread_whoever_calls(
+    model: LlamaModel, tokens: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """llama.cpp's OpenMP keeps a thread team per calling thread: calls from the server's
+    changing worker threads left a spinning team behind and cost 25-35 % more."""
+    decode = model._api.llama_decode
+    ran_on: list[int] = []
+
+    def recording(*args: object) -> int:
+        ran_on.append(threading.get_ident())
+        return int(decode(*args))
+
+    monkeypatch.setattr(model._api, "llama_decode", recording)
+    callers = [threading.Thread(target=model.decode, args=(tokens[:4], 0, 0))]
+    callers.append(threading.Thread(target=model.decode, args=(tokens[:4], 0, 1)))
+    for caller in callers:
+        caller.start()
+        caller.join()
+    model.decode(tokens[4:8], 4, 0)
+    assert len(ran_on) == 3
+    assert len(set(ran_on)) == 1, "every decode on the model's own thread"
+    assert ran_on[0] not in {caller.ident for caller in callers} | {threading.get_ident()}
