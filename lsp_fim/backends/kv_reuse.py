@@ -14,7 +14,7 @@ identical to a cold evaluation's). json/decoder.py, 23 cursor states: moving the
 0 of 23, since the tokens right after the cursor summarise the line being typed; evaluating the
 run's first 8, 16 or 32 tokens again and moving only the rest, 22, 22 and 21 of 23. The 4
 files of the latency replay, 24 states, 24-token suggestions: first 4, 8 or 16 tokens again,
-17, 20 and 20 of 24. Each of those tokens costs a keystroke about 7 ms on 2 cores: 8 it is.
+17, 20 and 20 of 24. Each of those tokens costs a keystroke about 7 ms on 2 cores, so 8.
 """
 
 from __future__ import annotations

@@ -103,8 +103,8 @@ class LlamaModel:
     Every decode runs on one thread of its own (``_compute``), whoever calls: llama.cpp's
     OpenMP keeps a team of worker threads per calling thread, and a team left behind by the
     previous caller still spins while the next one works. The server calls from whichever
-    worker thread is free; on 2 cores that made a keystroke's prompt cost 25-35 % more
-    (10 changed tokens: 152-165 ms from alternating threads, 120 ms from one).
+    worker thread is free; on 2 cores, callers that alternated made a keystroke's prompt cost
+    25-35 % more (10 changed tokens: 152-165 ms, against 120 ms from one thread).
     """
 
     def __init__(
