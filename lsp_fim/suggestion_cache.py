@@ -3,7 +3,9 @@
 If the text before the cursor grew by exactly the characters a recent suggestion started with,
 and nothing after the cursor changed, the rest of that suggestion is still the model's answer.
 Also repeats a suggestion verbatim for an unchanged context (the editor asking again), and
-holds the suggestion precomputed for the state after accepting the current one.
+holds the suggestion precomputed for the state after accepting the current one. A model answer
+keeps what the model wrote and its token choices: an explicit request in the same context
+branches its alternatives from them instead of running the model for its first suggestion.
 """
 
 from __future__ import annotations
@@ -12,13 +14,20 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from lsp_fim.backends.base import TokenChoice
+
 
 @dataclass(frozen=True)
 class CachedSuggestion:
+    """``text`` is what was shown (empty when withheld for low confidence); ``generated`` and
+    ``choices`` are what the model wrote and its tokens, as in ``engine.Completion``."""
+
     before: str
     after: str
     text: str
     stop_reason: str
+    generated: str = ""
+    choices: tuple[TokenChoice, ...] = ()
 
 
 class SuggestionCache:
@@ -30,13 +39,29 @@ class SuggestionCache:
         self._capacity = capacity
         self._lock = threading.Lock()
 
-    def remember(self, key: str, before: str, after: str, text: str, stop_reason: str) -> None:
+    def remember(
+        self,
+        key: str,
+        before: str,
+        after: str,
+        text: str,
+        stop_reason: str,
+        generated: str = "",
+        choices: tuple[TokenChoice, ...] = (),
+    ) -> None:
         with self._lock:
-            entry = CachedSuggestion(before, after, text, stop_reason)
+            entry = CachedSuggestion(before, after, text, stop_reason, generated, choices)
             self._entries[(key, before, after)] = entry
             self._entries.move_to_end((key, before, after))
             while len(self._entries) > self._capacity:
                 self._entries.popitem(last=False)
+
+    def model_answer(self, key: str, before: str, after: str) -> CachedSuggestion | None:
+        """The model's answer for exactly this context, with its token choices; None when
+        there is none (or its backend gave no probabilities)."""
+        with self._lock:
+            entry = self._entries.get((key, before, after))
+            return entry if entry is not None and entry.choices else None
 
     def lookup(self, key: str, before: str, after: str) -> CachedSuggestion | None:
         """The remaining suggestion for this context, or ``None`` when the model must run."""

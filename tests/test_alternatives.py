@@ -100,3 +100,32 @@ def test_the_search_for_alternatives_gives_up_after_a_few_model_runs() -> None:
     explicit, backend = engine(scripts)
     assert [c.text for c in explicit.complete_alternatives(REQUEST)] == ["width"]
     assert len(backend.prompts) == 1 + 2 * 2, "two tries for each of the two alternatives"
+
+
+def test_an_explicit_request_after_an_automatic_one_runs_the_model_for_the_others_only() -> None:
+    explicit, backend = engine()
+    automatic = explicit.complete(REQUEST)
+    assert automatic is not None and len(backend.prompts) == 1
+    found = explicit.complete_alternatives(REQUEST)
+    assert [c.text for c in found] == ["width * height", "height * width", "0"]
+    assert found[0].from_cache and found[0].choices == automatic.choices
+    starts = [prompt.split("<mid>")[-1] for prompt in backend.prompts]
+    assert starts == ["", "height", "0"], "the first suggestion was not computed again"
+
+
+def test_an_automatic_answer_withheld_for_low_confidence_is_shown_when_asked() -> None:
+    backend = ScoredBackend(SCRIPTS)
+    unsure = CompletionEngine(backend, PlainTemplate(), Settings(min_confidence=0.5))
+    automatic = unsure.complete(REQUEST)
+    assert automatic is not None and automatic.text == ""
+    found = unsure.complete_alternatives(REQUEST)
+    assert found[0].text == "width * height" and found[0].confidence == automatic.confidence
+    assert len(backend.prompts) == 3
+
+
+def test_after_typing_an_explicit_request_asks_the_model_again() -> None:
+    explicit, backend = engine()
+    explicit.complete(REQUEST)
+    typed = CompletionRequest(TEXT + "wi", len(TEXT) + 2, "python", "/tmp/area.py")
+    explicit.complete_alternatives(typed)
+    assert len(backend.prompts) >= 2 and backend.prompts[1].split("<mid>")[-1] == ""

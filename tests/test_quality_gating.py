@@ -40,6 +40,7 @@ def attempt(
         alternatives=("y",) * len(alternatives_correct),
         alternatives_ms=700.0 if alternatives_correct else 0.0,
         alternatives_correct=alternatives_correct,
+        explicit_ms=400.0 if alternatives_correct else 0.0,
     )
 
 
@@ -81,6 +82,7 @@ def test_pass_at_k_counts_a_task_when_any_suggestion_passes() -> None:
     assert (summary.pass_at_1, summary.pass_at_k) == (0.5, 1.0)
     assert summary.mean_count == pytest.approx(2.5)
     assert summary.median_all_generation_ms == 600.0
+    assert summary.median_explicit_ms == 400.0
     assert "| set | 2 | 2.50 | 50.0% | 100.0% |" in "\n".join(render_alternatives([summary]))
 
 
