@@ -460,7 +460,11 @@ async def test_an_explicit_request_gets_up_to_three_distinct_suggestions(
     typing = inline_params(NORM_CURSOR, types.InlineCompletionTriggerKind.Automatic)
     explicit = inline_params(NORM_CURSOR, types.InlineCompletionTriggerKind.Invoked)
     one = await client.text_document_inline_completion_async(typing)
+    before = await stats_of(client)
     several = await client.text_document_inline_completion_async(explicit)
+    after = await stats_of(client)
+    # The greedy suggestion is the automatic answer, remembered: only the others run the model.
+    assert after.fromCache == before.fromCache + 1  # type: ignore[attr-defined]
     assert isinstance(one, types.InlineCompletionList) and len(one.items) == 1
     assert isinstance(several, types.InlineCompletionList) and 2 <= len(several.items) <= 3
     texts = [str(item.insert_text) for item in several.items]
