@@ -27,6 +27,26 @@ def test_a_keystroke_evaluates_the_typed_tokens_and_the_suffix_head_only() -> No
     assert plan.exact_end == run.new_start
 
 
+def test_a_keystroke_s_last_decode_is_the_head_of_the_suffix_it_moves() -> None:
+    """The head a stopped keystroke leaves unevaluated is matched by the tokens moved there."""
+    cached = prompt([7])
+    new = prompt([7, 8, 9])
+    plan = plan_reuse(cached, new)
+    run = plan.runs[0]
+    assert run.head == EXACT_RUN_HEAD
+    assert plan.last_head_start == run.new_start - EXACT_RUN_HEAD == plan.keep + 2
+    old_head = cached[run.old_start - run.head : run.old_start]
+    assert old_head == new[plan.last_head_start : run.new_start] == [FIM_SUFFIX, *SUFFIX[:7]]
+    assert plan.fresh_spans_before(plan.last_head_start) == [(plan.keep, plan.keep + 2)]
+
+
+def test_a_prompt_ending_in_fresh_tokens_has_no_head_last() -> None:
+    grown = plan_reuse(prompt([7]), prompt([7, 8], suffix=[*SUFFIX, 3001, 3002, 3003]))
+    assert grown.runs and grown.last_head_start is None
+    assert plan_reuse([], prompt([7])).last_head_start is None
+    assert plan_reuse(prompt([7]), prompt([7])).last_head_start is None
+
+
 def test_deleting_moves_the_run_back() -> None:
     plan = plan_reuse(prompt([7, 8, 9]), prompt([7]))
     assert [run.shift for run in plan.runs] == [-2]

@@ -104,3 +104,31 @@ def test_decodes_run_on_one_thread_whoever_calls(
     assert len(ran_on) == 3
     assert len(set(ran_on)) == 1, "every decode on the model's own thread"
     assert ran_on[0] not in {caller.ident for caller in callers} | {threading.get_ident()}
+
+
+class SetAtSecondLook(threading.Event):
+    """Unset when the decode starts, set when its caller next looks: a keystroke arriving
+    while the model computes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.looks = 0
+
+    def is_set(self) -> bool:
+        self.looks += 1
+        return self.looks > 1
+
+
+def test_a_decode_stops_when_asked_and_leaves_the_cache_as_it_was(model: LlamaModel) -> None:
+    tokens = model.tokenize((CODE * 40).encode(), special=False)[:400]
+    model.clear()
+    assert model.decode(tokens[:8], 0, 0)
+    stop = SetAtSecondLook()
+    assert not model.decode(tokens[8:400], 8, 0, stop=stop)
+    assert stop.looks >= 2, "stopped while running, not before"
+    assert model.decode(tokens[8:12], 8, 0), "positions 8… were free again"
+    after_stop = model.predict(-1, 0)
+    model.clear()
+    model.decode(tokens[:12], 0, 0)
+    assert after_stop == model.predict(-1, 0)
+    assert model.decode(tokens[12:16], 12, 0, stop=threading.Event()), "unset: it finishes"

@@ -32,11 +32,18 @@ EXACT_RUN_HEAD = 8
 
 @dataclass(frozen=True)
 class ReusedRun:
-    """Cached tokens ``[old_start, old_end)`` reappear in the prompt from ``new_start`` on."""
+    """Cached tokens ``[old_start, old_end)`` reappear in the prompt from ``new_start`` on.
+
+    The ``head`` tokens right before them reappear too, but are evaluated again (they attend
+    most to the changed text): their old cells move along and stand in for them until the
+    new ones are there, so that a request stopped before it evaluated them leaves a whole,
+    if approximate, cache behind.
+    """
 
     old_start: int
     old_end: int
     new_start: int
+    head: int = 0
 
     @property
     def shift(self) -> int:
@@ -78,6 +85,23 @@ class ReusePlan:
         """Where the first moved run starts: what follows it is close, not exact."""
         return self.runs[0].new_start if self.runs else self.end
 
+    @property
+    def last_head_start(self) -> int | None:
+        """Where the head of the run that the last fresh span leads into starts; None when
+        the last fresh span leads into no run (nothing follows it, or it ends the prompt)."""
+        spans = self.fresh_spans
+        if not spans:
+            return None
+        last_stop = spans[-1][1]
+        run = next((run for run in self.runs if run.new_start == last_stop), None)
+        if run is None or not run.head:
+            return None
+        return last_stop - run.head
+
+    def fresh_spans_before(self, reached: int) -> list[tuple[int, int]]:
+        """The fresh spans, or their parts, that lie before prompt position ``reached``."""
+        return [(start, min(stop, reached)) for start, stop in self.fresh_spans if start < reached]
+
 
 def common_prefix_length(cached: Sequence[int], prompt: Sequence[int]) -> int:
     length = 0
@@ -114,7 +138,8 @@ def _shared_runs(
         length = _match_forward(cached, prompt, old, new, end)
         reused = length - EXACT_RUN_HEAD
         if reused >= MIN_REUSED_RUN:
-            runs.append(ReusedRun(old + length - reused, old + length, new + length - reused))
+            start, new_start = old + EXACT_RUN_HEAD, new + EXACT_RUN_HEAD
+            runs.append(ReusedRun(start, old + length, new_start, head=EXACT_RUN_HEAD))
         new += length
     return tuple(runs)
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,6 +29,10 @@ _PIECE_BYTES = 64
 # Runners-up are looked for within this many logits (nats) of the best token: a token e^-8
 # times less likely than the chosen one is no alternative a user would want.
 _RUNNER_UP_LOGIT_GAP = 8.0
+# llama_decode's status for a decode stopped by the abort callback.
+_ABORTED = 2
+# How often a caller waiting for a decode that may be stopped looks at its stop event.
+_STOP_POLL_S = 0.002
 _backend_started = threading.Lock()
 # llama.cpp's log callback, kept referenced for as long as llama.cpp may call it.
 _log_callback: Any = None
@@ -55,6 +60,24 @@ def _start_backend(llama_cpp: Any) -> None:
 
 def _log_llama_line(level: int, text: bytes, user_data: Any) -> None:
     log.debug("llama.cpp: %s", text.decode("utf-8", errors="replace").rstrip())
+
+
+def _flag_reader(llama_cpp: Any) -> Any | None:
+    """A C function that answers llama.cpp's abort check from a flag in memory: libc's
+    ``strlen`` on a two-byte buffer, 0 (go on) or 1 (stop).
+
+    llama.cpp asks after every step of a decode's graph, on its own compute thread: a Python
+    callback there would take the GIL hundreds of times a decode, and wait for it behind
+    whatever the server's other threads do. ``strlen`` reads the flag without Python. Its
+    ``size_t`` result comes back in the register a C ``bool`` is read from on the platforms
+    llama.cpp builds for (x86-64, arm64), 0 or 1. None where there is no C library to ask:
+    decodes then run to their end.
+    """
+    try:
+        libc = ctypes.cdll.msvcrt if os.name == "nt" else ctypes.CDLL(None)
+        return ctypes.cast(libc.strlen, llama_cpp.ggml_abort_callback)
+    except (OSError, AttributeError):  # pragma: no cover - every supported platform has one
+        return None
 
 
 class LlamaLike(Protocol):
@@ -115,6 +138,10 @@ class LlamaModel:
         self._api = llama_cpp
         self._ctx: Any = None
         self._compute = ThreadPoolExecutor(1, thread_name_prefix="llama-decode")
+        # Read by llama.cpp during a decode (``_flag_reader``); written by the one caller of
+        # the running decode, which sets it when that decode is to stop.
+        self._stop_flag = ctypes.create_string_buffer(2)
+        self._flag_reader = _flag_reader(llama_cpp)
         self.batch_tokens = min(context_tokens, 512)
         self.model = self._load_model(model_path)
         try:
@@ -154,6 +181,9 @@ class LlamaModel:
         params.flash_attn_type = self._api.LLAMA_FLASH_ATTN_TYPE_DISABLED
         params.n_seq_max = sequences
         params.kv_unified = True
+        if self._flag_reader is not None:
+            params.abort_callback = self._flag_reader
+            params.abort_callback_data = ctypes.cast(self._stop_flag, ctypes.c_void_p)
         return params
 
     def _read_metadata(self) -> dict[str, str]:
@@ -208,10 +238,19 @@ class LlamaModel:
         return bool(self._api.llama_vocab_is_eog(self._vocab, token))
 
     def decode(
-        self, tokens: Sequence[int], start: int, sequence: int, all_logits: bool = False
-    ) -> None:
+        self,
+        tokens: Sequence[int],
+        start: int,
+        sequence: int,
+        all_logits: bool = False,
+        stop: threading.Event | None = None,
+    ) -> bool:
         """Evaluate ``tokens`` at positions ``start…`` of ``sequence``, at most
-        ``batch_tokens`` of them. Logits are kept for the last token, or every token."""
+        ``batch_tokens`` of them. Logits are kept for the last token, or every token.
+
+        False if ``stop`` was set before the decode finished: it stops within a step of its
+        graph (well under a millisecond) and llama.cpp drops its cells again, leaving
+        ``sequence`` as it was."""
         batch = self._batch
         last = len(tokens) - 1
         for index, token in enumerate(tokens):
@@ -221,9 +260,26 @@ class LlamaModel:
             batch.seq_id[index][0] = sequence
             batch.logits[index] = all_logits or index == last
         batch.n_tokens = len(tokens)
-        status = self._compute.submit(self._api.llama_decode, self._ctx, batch).result()
+        self._stop_flag[0] = b"\x00"
+        if stop is not None and stop.is_set():
+            return False
+        running = self._compute.submit(self._api.llama_decode, self._ctx, batch)
+        status = running.result() if stop is None else self._await(running, stop)
+        if status == _ABORTED and stop is not None:
+            return False
         if status != 0:
             raise BackendError(f"llama.cpp could not evaluate {len(tokens)} tokens ({status})")
+        return True
+
+    def _await(self, running: Future[int], stop: threading.Event) -> int:
+        """The decode's status; when ``stop`` is set meanwhile, the flag that stops it is."""
+        while True:
+            try:
+                return running.result(timeout=_STOP_POLL_S)
+            except TimeoutError:
+                if stop.is_set():
+                    self._stop_flag[0] = b"\x01"
+                    return running.result()
 
     def predict(self, index: int, runners_up: int) -> Prediction:
         """The most likely next token after batch position ``index`` of the last decode

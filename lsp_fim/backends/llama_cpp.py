@@ -49,6 +49,10 @@ DEFAULT_CONTEXT_TOKENS = 4096
 # a keystroke waits little for it to give way. Editor requests decode in big batches: every
 # batch costs about as much as a token of generation on top of its tokens.
 PROMPT_BATCH_TOKENS = 32
+# A prompt with at most this many tokens to evaluate is a keystroke's: the head it evaluates
+# again last stops when a later keystroke comes. Larger ones (a new place in the file) finish,
+# or fast typing there would never let one through.
+KEYSTROKE_TOKENS = 64
 MAIN_SEQUENCE, ASIDE_SEQUENCE = 0, 1
 
 
@@ -137,8 +141,9 @@ class LlamaCppBackend:
     def stream(self, request: GenerationRequest, stats: GenerationStats) -> Iterator[str]:
         """A superseded editor request still finishes its prompt (but generates nothing): the
         request that superseded it is a keystroke later and shares all but a few tokens of it,
-        so the work is kept instead of started over on every keystroke. Background work gives
-        way at once."""
+        so the work is kept instead of started over on every keystroke. Only the part of a
+        keystroke's prompt that the next keystroke evaluates again anyway stops at once
+        (``_load_prompt``). Background work gives way at once."""
         prompt, max_tokens = self._prompt_tokens(request.prompt, request.max_tokens)
         if max_tokens == 0:
             raise BackendError("no room left to generate: lower prefixTokens/suffixTokens")
@@ -147,7 +152,10 @@ class LlamaCppBackend:
             if request.cancel.is_set():
                 return
             started = time.perf_counter()
-            evaluated = self._load_prompt(prompt, request.cancel if request.background else None)
+            if request.background:
+                evaluated = self._load_prompt(prompt, give_way=request.cancel)
+            else:
+                evaluated = self._load_prompt(prompt, stop_head=request.cancel)
             if evaluated is None:
                 return
             stats.prompt_tokens_evaluated = evaluated + 1
@@ -172,12 +180,22 @@ class LlamaCppBackend:
             stats.prompt_tokens_evaluated = evaluated or 0
             return evaluated is not None
 
-    def _load_prompt(self, prompt: list[int], give_way: threading.Event | None) -> int | None:
+    def _load_prompt(
+        self,
+        prompt: list[int],
+        give_way: threading.Event | None = None,
+        stop_head: threading.Event | None = None,
+    ) -> int | None:
         """Make the main sequence hold ``prompt[:-1]``; the tokens evaluated, None if abandoned.
 
-        ``give_way`` None: an editor request, which moves runs (approximate) and always
-        finishes. Otherwise work ahead: evaluated exactly, nothing moved, so that it can be
-        abandoned when ``give_way`` is set with the cache left as it was.
+        ``give_way`` None: an editor request, which moves runs (approximate) and finishes,
+        with one exception. A keystroke's prompt is the typed text and the head of the moved
+        suffix, evaluated again after it; when ``stop_head`` is set (a later keystroke came)
+        that decode stops at once, and the typed text alone is decoded again: the next
+        keystroke evaluates the head again anyway, and the head's old cells, moved along
+        with its run, stand in for it meanwhile. Otherwise work ahead: evaluated exactly,
+        nothing moved, so that it can be abandoned when ``give_way`` is set with the cache
+        left as it was.
         """
         cached = self._cached
         reuse_runs = give_way is None
@@ -189,9 +207,15 @@ class LlamaCppBackend:
             plan = ReusePlan(plan.keep, plan.end)
         if plan.runs:
             self._move_runs(plan)
-        reached = self._evaluate_aside(prompt, plan, give_way)
+        stoppable = stop_head is not None and plan.fresh_tokens <= KEYSTROKE_TOKENS
+        head = plan.last_head_start if stoppable else None
+        reached = self._evaluate_aside(prompt, plan, give_way, head, stop_head)
         if reached < plan.end:
-            self._keep_partial(prompt, plan, reached)
+            if give_way is None:
+                self._adopt_aside(plan, reached)
+                self._remember(prompt, plan, reached)
+            else:
+                self._keep_partial(prompt, plan, reached)
             return None
         self._adopt_aside(plan)
         self._remember(prompt, plan)
@@ -219,20 +243,26 @@ class LlamaCppBackend:
         """
         start = plan.keep
         for run in plan.runs:
-            self._model.remove(MAIN_SEQUENCE, start, run.old_start)
+            self._model.remove(MAIN_SEQUENCE, start, run.old_start - run.head)
             start = run.old_end
         self._model.remove(MAIN_SEQUENCE, start)
         moves = [run for run in plan.runs if run.shift < 0]
         moves += [run for run in reversed(plan.runs) if run.shift > 0]
         for run in moves:
-            self._model.shift(MAIN_SEQUENCE, run.old_start, run.old_end, run.shift)
+            self._model.shift(MAIN_SEQUENCE, run.old_start - run.head, run.old_end, run.shift)
 
     def _evaluate_aside(
-        self, prompt: list[int], plan: ReusePlan, cancel: threading.Event | None
+        self,
+        prompt: list[int],
+        plan: ReusePlan,
+        give_way: threading.Event | None,
+        head: int | None = None,
+        stop_head: threading.Event | None = None,
     ) -> int:
         """Decode the plan's fresh spans in the aside sequence, which shares the kept prefix
-        and the moved runs, each span after all that precedes it. Returns ``plan.end``, or
-        when cancelled the position up to which the aside sequence holds the prompt."""
+        and the moved runs, each span after all that precedes it; the one holding ``head``
+        stops at ``head`` when ``stop_head`` is set. Returns ``plan.end``, or when stopped
+        the position up to which the aside sequence holds the prompt."""
         self._model.remove(ASIDE_SEQUENCE, 0)
         self._model.copy(MAIN_SEQUENCE, ASIDE_SEQUENCE, 0, plan.keep)
         pending = list(plan.runs)
@@ -240,10 +270,31 @@ class LlamaCppBackend:
             while pending and pending[0].new_end <= start:
                 run = pending.pop(0)
                 self._model.copy(MAIN_SEQUENCE, ASIDE_SEQUENCE, run.new_start, run.new_end)
-            decoded = self._decode_aside(prompt[start:stop], start, cancel)
+            if head is not None and start <= head < stop:
+                if not self._decode_stoppable(prompt, start, head, stop, stop_head):
+                    return head
+                continue
+            decoded = self._decode_aside(prompt[start:stop], start, give_way)
             if decoded < stop - start:
                 return start + decoded
         return plan.end
+
+    def _decode_stoppable(
+        self,
+        prompt: list[int],
+        start: int,
+        head: int,
+        stop: int,
+        stop_head: threading.Event | None,
+    ) -> bool:
+        """A keystroke's span in one decode that stops when ``stop_head`` is set; then its
+        tokens before ``head`` (the typed text) are decoded again on their own, so that the
+        cache keeps up with typing. Whether the whole span was decoded."""
+        if self._model.decode(prompt[start:stop], start, ASIDE_SEQUENCE, stop=stop_head):
+            return True
+        if head > start:
+            self._model.decode(prompt[start:head], start, ASIDE_SEQUENCE)
+        return False
 
     def _decode_aside(self, tokens: list[int], start: int, cancel: threading.Event | None) -> int:
         """The tokens decoded: all, unless ``cancel`` was set (``None``: an editor request,
@@ -255,11 +306,13 @@ class LlamaCppBackend:
             self._model.decode(tokens[offset : offset + size], start + offset, ASIDE_SEQUENCE)
         return len(tokens)
 
-    def _adopt_aside(self, plan: ReusePlan) -> None:
-        """The main sequence takes the freshly evaluated spans; old cells it no longer needs go."""
+    def _adopt_aside(self, plan: ReusePlan, reached: int | None = None) -> None:
+        """The main sequence takes the freshly evaluated spans (up to ``reached``) in place of
+        the old head cells moved there; old cells it no longer needs go."""
         if not plan.runs:
             self._model.remove(MAIN_SEQUENCE, plan.keep)
-        for start, stop in plan.fresh_spans:
+        for start, stop in plan.fresh_spans_before(plan.end if reached is None else reached):
+            self._model.remove(MAIN_SEQUENCE, start, stop)
             self._model.copy(ASIDE_SEQUENCE, MAIN_SEQUENCE, start, stop)
         self._model.remove(ASIDE_SEQUENCE, 0)
 
@@ -269,11 +322,12 @@ class LlamaCppBackend:
         del self._cached[length:]
         self._exact_until = min(self._exact_until, length)
 
-    def _remember(self, prompt: list[int], plan: ReusePlan) -> None:
-        """The main sequence now holds the prompt but its last token, which starts generation."""
+    def _remember(self, prompt: list[int], plan: ReusePlan, reached: int | None = None) -> None:
+        """The main sequence now holds the prompt but its last token, which starts generation;
+        evaluated anew up to ``reached`` (old moved cells from there)."""
         self._cached = prompt[: plan.end]
         if self._exact_until >= plan.keep:
-            self._exact_until = plan.exact_end
+            self._exact_until = min(plan.exact_end, plan.end if reached is None else reached)
 
     def _generate(
         self,
