@@ -127,8 +127,8 @@ def test_a_decode_stops_when_asked_and_leaves_the_cache_as_it_was(model: LlamaMo
     assert not model.decode(tokens[8:400], 8, 0, stop=stop)
     assert stop.looks >= 2, "stopped while running, not before"
     assert model.decode(tokens[8:12], 8, 0), "positions 8… were free again"
-    after_stop = model.predict(-1, 0)
+    after_stop = model.predict(-1, 0).token
     model.clear()
     model.decode(tokens[:12], 0, 0)
-    assert after_stop == model.predict(-1, 0)
+    assert after_stop == model.predict(-1, 0).token  # batched otherwise: logits differ a little
     assert model.decode(tokens[12:16], 12, 0, stop=threading.Event()), "unset: it finishes"
