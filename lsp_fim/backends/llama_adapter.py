@@ -260,7 +260,7 @@ class LlamaModel:
             batch.seq_id[index][0] = sequence
             batch.logits[index] = all_logits or index == last
         batch.n_tokens = len(tokens)
-        self._stop_flag[0] = b"\x00"
+        self._stop_flag[0] = b"\x00"  # a stop asked of the decode before is no stop for this one
         if stop is not None and stop.is_set():
             return False
         running = self._compute.submit(self._api.llama_decode, self._ctx, batch)

@@ -6,7 +6,7 @@ parsed in the template's markers only, so that a document containing ``<|fim_mid
 the model that text, not the token.
 One model serves one generation at a time; callers cancel through ``GenerationRequest.cancel``,
 which is checked after every token; work ahead (``prefill``) also gives way between prompt
-batches.
+batches, and a keystroke's prompt decode stops within a step of its graph.
 
 The KV cache is managed here, through ``llama_adapter``, rather than by llama-cpp-python (see
 ``kv_reuse``): changed prompt tokens are evaluated in a second sequence and only then swapped
@@ -49,9 +49,9 @@ DEFAULT_CONTEXT_TOKENS = 4096
 # a keystroke waits little for it to give way. Editor requests decode in big batches: every
 # batch costs about as much as a token of generation on top of its tokens.
 PROMPT_BATCH_TOKENS = 32
-# A prompt with at most this many tokens to evaluate is a keystroke's: the head it evaluates
-# again last stops when a later keystroke comes. Larger ones (a new place in the file) finish,
-# or fast typing there would never let one through.
+# A prompt with at most this many tokens to evaluate is a keystroke's: its decode (the typed
+# text and the suffix head) stops when a later keystroke comes. Larger ones (a new place in
+# the file) finish, or fast typing there would never let one through.
 KEYSTROKE_TOKENS = 64
 MAIN_SEQUENCE, ASIDE_SEQUENCE = 0, 1
 
