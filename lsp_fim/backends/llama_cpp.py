@@ -210,16 +210,12 @@ class LlamaCppBackend:
         stoppable = stop_head is not None and plan.fresh_tokens <= KEYSTROKE_TOKENS
         head = plan.last_head_start if stoppable else None
         reached = self._evaluate_aside(prompt, plan, give_way, head, stop_head)
-        if reached < plan.end:
-            if give_way is None:
-                self._adopt_aside(plan, reached)
-                self._remember(prompt, plan, reached)
-            else:
-                self._keep_partial(prompt, plan, reached)
+        if reached < plan.end and give_way is not None:
+            self._keep_partial(prompt, plan, reached)
             return None
-        self._adopt_aside(plan)
-        self._remember(prompt, plan)
-        return plan.fresh_tokens
+        self._adopt_aside(plan, reached)
+        self._remember(prompt, plan, reached)
+        return plan.fresh_tokens if reached == plan.end else None
 
     def _keep_partial(self, prompt: list[int], plan: ReusePlan, reached: int) -> None:
         """Work ahead that gave way at ``reached`` keeps what it evaluated when the cached
@@ -229,8 +225,8 @@ class LlamaCppBackend:
         shared = plan_reuse(self._cached, prompt)
         if not plan.runs and not shared.runs and reached > shared.keep:
             partial = ReusePlan(plan.keep, reached)
-            self._adopt_aside(partial)
-            self._remember(prompt, partial)
+            self._adopt_aside(partial, reached)
+            self._remember(prompt, partial, reached)
             log.debug("work ahead gave way; kept %d evaluated tokens", reached - plan.keep)
         else:
             self._model.remove(ASIDE_SEQUENCE, 0)
@@ -306,12 +302,12 @@ class LlamaCppBackend:
             self._model.decode(tokens[offset : offset + size], start + offset, ASIDE_SEQUENCE)
         return len(tokens)
 
-    def _adopt_aside(self, plan: ReusePlan, reached: int | None = None) -> None:
+    def _adopt_aside(self, plan: ReusePlan, reached: int) -> None:
         """The main sequence takes the freshly evaluated spans (up to ``reached``) in place of
         the old head cells moved there; old cells it no longer needs go."""
         if not plan.runs:
             self._model.remove(MAIN_SEQUENCE, plan.keep)
-        for start, stop in plan.fresh_spans_before(plan.end if reached is None else reached):
+        for start, stop in plan.fresh_spans_before(reached):
             self._model.remove(MAIN_SEQUENCE, start, stop)
             self._model.copy(ASIDE_SEQUENCE, MAIN_SEQUENCE, start, stop)
         self._model.remove(ASIDE_SEQUENCE, 0)
@@ -322,12 +318,12 @@ class LlamaCppBackend:
         del self._cached[length:]
         self._exact_until = min(self._exact_until, length)
 
-    def _remember(self, prompt: list[int], plan: ReusePlan, reached: int | None = None) -> None:
+    def _remember(self, prompt: list[int], plan: ReusePlan, reached: int) -> None:
         """The main sequence now holds the prompt but its last token, which starts generation;
         evaluated anew up to ``reached`` (old moved cells from there)."""
         self._cached = prompt[: plan.end]
         if self._exact_until >= plan.keep:
-            self._exact_until = min(plan.exact_end, plan.end if reached is None else reached)
+            self._exact_until = min(plan.exact_end, reached)
 
     def _generate(
         self,
