@@ -111,3 +111,34 @@ def test_the_run_is_found_wherever_it_sits_in_the_cache() -> None:
 def test_an_empty_cache_evaluates_the_whole_prompt_but_its_last_token() -> None:
     new = prompt([])
     assert plan_reuse([], new) == ReusePlan(0, len(new) - 1)
+
+
+FIM_PREFIX = 3
+
+
+def suffix_first(prefix: list[int], suffix: list[int]) -> list[int]:
+    return [FIM_PREFIX, FIM_SUFFIX, *suffix, FIM_MIDDLE, *prefix]
+
+
+def test_a_suffix_first_prompt_reuses_text_the_cursor_moved_over_from_its_old_prefix() -> None:
+    """Moving up 30 tokens puts the old prefix's end at the new suffix's start: ahead of the
+    old suffix in the prompt, behind it in the cache. Both are moved, out of cache order."""
+    prefix, suffix = list(range(1000, 1100)), list(range(2000, 2100))
+    cached = suffix_first(prefix, suffix)
+    new = suffix_first(prefix[:-30], [*prefix[-30:], *suffix])
+    plan = plan_reuse(cached, new)
+    assert plan.keep == 2
+    moved_over, rest = plan.runs
+    assert moved_over.old_start > rest.old_start
+    assert plan.fresh_tokens == 2 * EXACT_RUN_HEAD
+    for run in plan.runs:
+        assert cached[run.old_start : run.old_end] == new[run.new_start : run.new_end]
+
+
+def test_cached_tokens_serve_one_run_only() -> None:
+    """A stretch the prompt holds twice and the cache once is moved to one place only."""
+    twice = list(range(5000, 5040))
+    cached = [FIM_PREFIX, *twice, FIM_MIDDLE]
+    new = [FIM_PREFIX, FIM_SUFFIX, *twice, *twice, FIM_MIDDLE]
+    (run,) = plan_reuse(cached, new).runs
+    assert run.new_start == 2 + EXACT_RUN_HEAD

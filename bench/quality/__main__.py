@@ -66,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--model", help="GGUF path, known name or hub repo id")
     parser.add_argument(
+        "--template", help="FIM template name or .toml file (the setting template; default: auto)"
+    )
+    parser.add_argument(
         "--sets",
         type=_name_list(tuple(DATASETS)),
         default=list(DEFAULT_SETS),
@@ -114,6 +117,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     # Every suggestion scored: the report applies confidence thresholds afterwards.
     settings = Settings(
         model=args.model,
+        template=args.template,
         max_generate_ms=0,
         speculative_decoding=args.speculative_decoding,
         min_confidence=0.0,

@@ -5,7 +5,9 @@ between the prefix and the suffix. Plain prefix reuse (llama-cpp-python, llama-s
 then evaluate the whole suffix again. Here the unchanged stretches of the rest of the prompt
 (the suffix after a keystroke; after a move to another line, also the old prefix and suffix)
 are found in the cache as runs of tokens and moved to their new positions (KV shifts), so
-only the tokens that changed are evaluated. A moved run was computed after the old text at
+only the tokens that changed are evaluated. Runs are taken from wherever they lie in the
+cache: in a suffix-first prompt a move to another line puts text of the old prefix into the
+new suffix, ahead of the rest of the prefix. A moved run was computed after the old text at
 the cursor, not the new one, so it is close to, not exactly, what a full evaluation would
 give; the backend refreshes it exactly when the editor is idle.
 
@@ -24,8 +26,10 @@ from dataclasses import dataclass
 
 # Below this many tokens a KV shift saves less than it risks; evaluate the tokens instead.
 MIN_REUSED_RUN = 16
-# Runs are found through shared token n-grams of this length.
+# Runs are found through shared token n-grams of this length, each looked for in at most
+# this many places of the cache (code repeats itself: blank lines, closing brackets).
 _SEED = 8
+_SEED_PLACES = 16
 # The first tokens of a moved run attend most to the changed text: they are evaluated again.
 EXACT_RUN_HEAD = 8
 
@@ -59,7 +63,7 @@ class ReusePlan:
     """Keep cached ``[0, keep)``, move each of ``runs`` into place, evaluate every other prompt
     token up to ``end`` (the prompt's last token, whose logits start generation, is left out).
 
-    Runs are in prompt order and in cache order, and never overlap.
+    Runs are in prompt order; in the cache they may lie in any order, and never overlap.
     """
 
     keep: int
@@ -124,24 +128,50 @@ def _shared_runs(
     cached: Sequence[int], prompt: Sequence[int], keep: int, end: int
 ) -> tuple[ReusedRun, ...]:
     """Stretches of ``prompt[keep:end]`` found in ``cached[keep:]``, each less its head, in
-    order in both."""
-    seeds: dict[tuple[int, ...], int] = {}
+    prompt order; each cached token serves one run at most."""
+    seeds: dict[tuple[int, ...], list[int]] = {}
     for position in range(keep, len(cached) - _SEED + 1):
-        seeds.setdefault(tuple(cached[position : position + _SEED]), position)
+        places = seeds.setdefault(tuple(cached[position : position + _SEED]), [])
+        if len(places) < _SEED_PLACES:
+            places.append(position)
     runs: list[ReusedRun] = []
+    taken: list[tuple[int, int]] = []
     new = keep
     while new <= end - _SEED:
-        old = seeds.get(tuple(prompt[new : new + _SEED]))
-        if old is None or (runs and old < runs[-1].old_end):
+        found = _longest_free_match(
+            cached, prompt, seeds.get(tuple(prompt[new : new + _SEED]), []), new, end, taken
+        )
+        if found is None:
             new += 1
             continue
-        length = _match_forward(cached, prompt, old, new, end)
-        reused = length - EXACT_RUN_HEAD
-        if reused >= MIN_REUSED_RUN:
+        old, length = found
+        if length - EXACT_RUN_HEAD >= MIN_REUSED_RUN:
+            taken.append((old, old + length))
             start, new_start = old + EXACT_RUN_HEAD, new + EXACT_RUN_HEAD
             runs.append(ReusedRun(start, old + length, new_start, head=EXACT_RUN_HEAD))
         new += length
     return tuple(runs)
+
+
+def _longest_free_match(
+    cached: Sequence[int],
+    prompt: Sequence[int],
+    candidates: Sequence[int],
+    new: int,
+    end: int,
+    taken: Sequence[tuple[int, int]],
+) -> tuple[int, int] | None:
+    """The cached position and length of the longest match for ``prompt[new:]`` among
+    ``candidates`` that uses no ``taken`` token (the first of equals); None if there is none."""
+    best: tuple[int, int] | None = None
+    for old in candidates:
+        if any(start <= old < stop for start, stop in taken):
+            continue
+        free_end = min((start for start, _ in taken if start > old), default=len(cached))
+        length = _match_forward(cached, prompt, old, new, min(end, new + free_end - old))
+        if length >= _SEED and (best is None or length > best[1]):
+            best = (old, length)
+    return best
 
 
 def _match_forward(

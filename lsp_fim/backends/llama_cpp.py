@@ -234,18 +234,22 @@ class LlamaCppBackend:
     def _move_runs(self, plan: ReusePlan) -> None:
         """Leave the main sequence holding only ``[0, keep)`` and the runs, moved into place.
 
-        Runs moving left go first from the left, then runs moving right from the right: no
-        run ever lands on cells that another run still has to move.
+        Runs may come in any cache order (a suffix-first prompt swaps text between its
+        suffix and its prefix), so no run may land on cells another run still has to move:
+        each first moves above every cell, then into place. Two KV shifts of a cell add up
+        to one (llama.cpp rotates its keys once, at the next decode).
         """
         start = plan.keep
-        for run in plan.runs:
+        for run in sorted(plan.runs, key=lambda run: run.old_start):
             self._model.remove(MAIN_SEQUENCE, start, run.old_start - run.head)
             start = run.old_end
         self._model.remove(MAIN_SEQUENCE, start)
-        moves = [run for run in plan.runs if run.shift < 0]
-        moves += [run for run in reversed(plan.runs) if run.shift > 0]
-        for run in moves:
-            self._model.shift(MAIN_SEQUENCE, run.old_start - run.head, run.old_end, run.shift)
+        above = max(len(self._cached), plan.end) + 1
+        for run in plan.runs:
+            self._model.shift(MAIN_SEQUENCE, run.old_start - run.head, run.old_end, above)
+        for run in plan.runs:
+            held = (run.old_start - run.head + above, run.old_end + above)
+            self._model.shift(MAIN_SEQUENCE, *held, run.shift - above)
 
     def _evaluate_aside(
         self,

@@ -1,0 +1,71 @@
+"""A prompt laid out suffix first (Codestral's way), on the real model: typing appends to the
+prompt, and a move to another line reuses the text it moved over, which a suffix-first prompt
+takes from the old prefix's end into the new suffix's start (out of the cache's order). Qwen
+laid out that way stands in for the family, whose weights cannot be had here."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from lsp_fim.backends.base import FimPrompt, GenerationRequest, GenerationStats
+from lsp_fim.backends.llama_cpp import LlamaCppBackend
+from lsp_fim.templates import load_template
+
+pytestmark = pytest.mark.model
+
+QWEN = load_template(str(Path(__file__).parent / "templates" / "qwen2.5-coder-suffix-first.toml"))
+GRAPHLIB = (Path(__file__).parent.parent / "bench" / "corpus" / "graphlib.py.txt").read_text(
+    encoding="utf-8"
+)[:3000]
+# A line whose completion is clear: "self." → "…(node, *predecessors)".
+CALL = GRAPHLIB.index("self.add(node, *predecessors)") + len("self.")
+# Four lines further down, in _get_nodeinfo.
+BELOW = GRAPHLIB.index("self._node2info[node] = result = ") + len("self._node2info[node] = ")
+
+
+def at(offset: int, typed: str = "") -> FimPrompt:
+    prefix, suffix = GRAPHLIB[:offset] + typed, GRAPHLIB[offset:]
+    return FimPrompt(QWEN.render_pieces(prefix, suffix), prefix, suffix)
+
+
+def complete(backend: LlamaCppBackend, fim: FimPrompt) -> tuple[str, GenerationStats]:
+    stats = GenerationStats()
+    request = GenerationRequest(fim, 12, QWEN.stop, threading.Event())
+    return "".join(backend.stream(request, stats)), stats
+
+
+@pytest.fixture(scope="module")
+def backend(model_path: Path) -> LlamaCppBackend:
+    return LlamaCppBackend(model_path, threads=2, speculate=False)
+
+
+def test_the_layout_puts_the_prefix_last() -> None:
+    rendered = "".join(piece.text for piece in at(CALL).pieces)
+    assert rendered.endswith(GRAPHLIB[:CALL])
+
+
+def test_a_keystroke_evaluates_its_typed_tokens_only(backend: LlamaCppBackend) -> None:
+    backend.reset_cache()
+    complete(backend, at(BELOW))
+    _, stats = complete(backend, at(BELOW, "r"))
+    # The typed token, and the one before it when the two merge into one token.
+    assert 1 <= stats.prompt_tokens_evaluated <= 3
+    assert stats.prompt_tokens > 600
+
+
+def test_moving_up_reuses_the_old_prefix_s_end_and_suggests_what_a_cold_cache_does(
+    backend: LlamaCppBackend, model_path: Path
+) -> None:
+    backend.reset_cache()
+    complete(backend, at(BELOW))
+    moved_text, moved = complete(backend, at(CALL))
+    cold_backend = LlamaCppBackend(model_path, threads=2, speculate=False)
+    cold_text, cold = complete(cold_backend, at(CALL))
+    assert cold.prompt_tokens_evaluated == cold.prompt_tokens
+    # Without runs out of cache order the whole prefix (about 500 tokens) is evaluated again.
+    assert moved.prompt_tokens_evaluated < 60
+    assert "(node, *predecessors)" in moved_text
+    assert moved_text == cold_text
