@@ -117,6 +117,8 @@ class Detection:
     fim_tokens: tuple[tuple[str, str], ...]  # (role, token text); roles: prefix, suffix, middle
     distinguishing_tokens: tuple[str, ...]
     name_patterns: tuple[str, ...]
+    # False: a family's second layout, used only where ``template`` names it.
+    automatic: bool = True
 
     def matches_declared(self, declared: Mapping[str, str]) -> bool:
         """Whether the FIM tokens a GGUF declares are this family's.
@@ -283,7 +285,7 @@ def detect_template(vocab: Vocabulary) -> FimTemplate:
     tokens, then the model's name. Families sharing FIM texts are told apart by their
     distinguishing tokens, then by name.
     """
-    templates = _shipped_templates()
+    templates = [t for t in _shipped_templates() if t.detection.automatic]
     model_names = _model_names(vocab.metadata)
     declared = _declared_fim_tokens(vocab)
     candidates = [t for t in templates if t.detection.matches_declared(declared)]
@@ -406,7 +408,7 @@ def _parse_repo_form(repo: DataTable) -> RepoForm:
 
 def _parse_detection(detect: DataTable, prompt_format: TextPattern) -> Detection:
     """FIM tokens must appear in ``format``: detection and layout must describe one family."""
-    detect.expect_keys({"fim_tokens"}, {"distinguishing_tokens", "name_patterns"})
+    detect.expect_keys({"fim_tokens"}, {"distinguishing_tokens", "name_patterns", "automatic"})
     tokens = detect.table("fim_tokens")
     tokens.expect_keys({"prefix", "suffix"}, {"middle"})
     fim_tokens = tuple((role, tokens.text(role)) for role in _FIM_ID_KEYS if role in tokens.data)
@@ -417,4 +419,5 @@ def _parse_detection(detect: DataTable, prompt_format: TextPattern) -> Detection
         fim_tokens=fim_tokens,
         distinguishing_tokens=detect.texts("distinguishing_tokens"),
         name_patterns=tuple(_normalized_name(p) for p in detect.texts("name_patterns")),
+        automatic=detect.flag("automatic") if "automatic" in detect.data else True,
     )

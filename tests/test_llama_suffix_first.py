@@ -1,7 +1,7 @@
-"""A prompt laid out suffix first (Codestral's way), on the real model: typing appends to the
-prompt, and a move to another line reuses the text it moved over, which a suffix-first prompt
-takes from the old prefix's end into the new suffix's start (out of the cache's order). Qwen
-laid out that way stands in for the family, whose weights cannot be had here."""
+"""Qwen laid out suffix first, as the embedded backend lays it out, on the real model: typing
+appends to the prompt; a move to another line reuses the text it moved over, which a
+suffix-first prompt takes from the old prefix's end into the new suffix's start (out of the
+cache's order); and the token cut at the cursor is healed."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from lsp_fim.templates import load_template
 
 pytestmark = pytest.mark.model
 
-QWEN = load_template(str(Path(__file__).parent / "templates" / "qwen2.5-coder-suffix-first.toml"))
+QWEN = load_template("qwen2.5-coder-suffix-first")
 GRAPHLIB = (Path(__file__).parent.parent / "bench" / "corpus" / "graphlib.py.txt").read_text(
     encoding="utf-8"
 )[:3000]
@@ -24,6 +24,8 @@ GRAPHLIB = (Path(__file__).parent.parent / "bench" / "corpus" / "graphlib.py.txt
 CALL = GRAPHLIB.index("self.add(node, *predecessors)") + len("self.")
 # Four lines further down, in _get_nodeinfo.
 BELOW = GRAPHLIB.index("self._node2info[node] = result = ") + len("self._node2info[node] = ")
+# Inside a word there: "_Node|Info(node)".
+IN_WORD = GRAPHLIB.index("result = _NodeInfo(node)") + len("result = _Node")
 
 
 def at(offset: int, typed: str = "") -> FimPrompt:
@@ -69,3 +71,15 @@ def test_moving_up_reuses_the_old_prefix_s_end_and_suggests_what_a_cold_cache_do
     assert moved.prompt_tokens_evaluated < 60
     assert "(node, *predecessors)" in moved_text
     assert moved_text == cold_text
+
+
+def test_a_cursor_inside_a_word_continues_the_word(backend: LlamaCppBackend) -> None:
+    """The prompt ends in "latestTim", cut where no text the model read was cut: unhealed,
+    the model suggested nothing here."""
+    corpus = Path(__file__).parent.parent / "bench" / "corpus" / "branching.ts.txt"
+    text = corpus.read_text(encoding="utf-8")
+    cursor = text.index("let latestTime = -1;") + len("let latestTim")
+    prefix, suffix = text[max(0, cursor - 1500) : cursor], text[cursor : cursor + 500]
+    backend.reset_cache()
+    suggestion, _ = complete(backend, FimPrompt(QWEN.render_pieces(prefix, suffix), prefix, suffix))
+    assert suggestion.startswith("e = -1;"), suggestion

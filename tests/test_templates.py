@@ -42,6 +42,7 @@ SHIPPED = {
     "deepseek-coder",
     "granite-code",
     "qwen2.5-coder",
+    "qwen2.5-coder-suffix-first",
     "santacoder",
     "starcoder",
     "starcoder2",
@@ -61,6 +62,10 @@ def test_every_expected_family_is_shipped_and_loads_under_its_file_name() -> Non
     ("name", "expected"),
     [
         ("qwen2.5-coder", f"<|fim_prefix|>{PREFIX}<|fim_suffix|>{SUFFIX}<|fim_middle|>"),
+        (
+            "qwen2.5-coder-suffix-first",
+            f"<|fim_prefix|><|fim_suffix|>{SUFFIX}<|fim_middle|>{PREFIX}",
+        ),
         ("codegemma", f"<bos><|fim_prefix|>{PREFIX}<|fim_suffix|>{SUFFIX}<|fim_middle|>"),
         ("deepseek-coder", f"{DS_BOS}{DS_BEGIN}{PREFIX}{DS_HOLE}{SUFFIX}{DS_END}"),
         ("starcoder", f"<fim_prefix>{PREFIX}<fim_suffix>{SUFFIX}<fim_middle>"),
@@ -110,7 +115,9 @@ def test_repository_form_without_a_repository_name_leaves_the_header_out() -> No
     assert "<|repo_name|>" not in prompt
 
 
-@pytest.mark.parametrize("name", sorted(SHIPPED - {"qwen2.5-coder", "starcoder2"}))
+@pytest.mark.parametrize(
+    "name", sorted(SHIPPED - {"qwen2.5-coder", "qwen2.5-coder-suffix-first", "starcoder2"})
+)
 def test_families_without_a_repository_form_leave_context_files_out(name: str) -> None:
     template = load_template(name)
     with_context = template.render(PREFIX, SUFFIX, path="a.py", repo="r", extra_files=CONTEXT)
@@ -232,6 +239,7 @@ def test_a_valid_file_loads_from_its_path(tmp_path: Path) -> None:
         (lambda t: t.replace("[detect]", "[detect\n"), "not valid TOML"),
         (lambda t: t + '[repo]\nheader = "{repo}"\nfile = "{text}"\nfim = "x"\n', "{path}"),
         (lambda t: 'bos = ["<s>"]\n' + t, "`bos` must be a string"),
+        (lambda t: t + 'automatic = "no"\n', "`detect.automatic` must be true or false"),
     ],
 )
 def test_invalid_files_are_rejected_naming_the_file(
@@ -415,6 +423,14 @@ def _named(name: str) -> dict[str, str]:
 )
 def test_detection_from_single_tokens(vocab: FakeVocabulary, expected: str) -> None:
     assert detect_template(vocab).name == expected
+
+
+@pytest.mark.parametrize("names", [{}, _named("Qwen2.5 Coder"), _named("x")])
+def test_detection_never_picks_a_second_layout_that_only_a_name_chooses(
+    names: dict[str, str],
+) -> None:
+    for tokens in (QWEN, CODEGEMMA, ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")):
+        assert detect_template(FakeVocabulary(tokens, names)).name != "qwen2.5-coder-suffix-first"
 
 
 def test_qwen_and_codegemma_share_fim_texts_and_are_told_apart_by_their_file_separator() -> None:

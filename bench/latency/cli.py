@@ -30,6 +30,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--model", help="GGUF path or known name (default: the default model)")
     parser.add_argument(
+        "--template", help="FIM template name or .toml file (the setting template; default: auto)"
+    )
+    parser.add_argument(
         "--files", nargs="+", help=f"corpus files (default: {' '.join(DEFAULT_FILES)})"
     )
     parser.add_argument("--lines-per-file", type=int, default=4)
@@ -60,7 +63,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def bench_settings(args: argparse.Namespace, model: Path) -> Settings:
-    settings = Settings(model=str(model))
+    settings = Settings(model=str(model), template=args.template)
     return settings if args.threads is None else replace(settings, threads=args.threads)
 
 

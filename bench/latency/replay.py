@@ -36,6 +36,7 @@ SHAPING_SETTINGS = (
     "suffix_tokens",
     "scope_stop",
     "threads",
+    "template",
 )
 
 
@@ -84,8 +85,10 @@ class ReplayResult:
 
 
 def wire_settings(settings: Settings) -> dict[str, Any]:
-    """Every setting that shapes a suggestion, sent explicitly so baselines match exactly."""
-    return {wire_name(name): getattr(settings, name) for name in SHAPING_SETTINGS}
+    """Every setting that shapes a suggestion, sent explicitly so baselines match exactly
+    (those left unset are the server's defaults)."""
+    values = {name: getattr(settings, name) for name in SHAPING_SETTINGS}
+    return {wire_name(name): value for name, value in values.items() if value is not None}
 
 
 def suggestion_text(result: Any) -> str:

@@ -29,6 +29,8 @@ _PIECE_BYTES = 64
 # Runners-up are looked for within this many logits (nats) of the best token: a token e^-8
 # times less likely than the chosen one is no alternative a user would want.
 _RUNNER_UP_LOGIT_GAP = 8.0
+# Tokens that continue a healed one are looked for among this many likeliest tokens.
+_STARTING_CANDIDATES = 256
 # llama_decode's status for a decode stopped by the abort callback.
 _ABORTED = 2
 # How often a caller waiting for a decode that may be stopped looks at its stop event.
@@ -285,8 +287,7 @@ class LlamaModel:
         """The most likely next token after batch position ``index`` of the last decode
         (-1: the last), the first of equals as llama.cpp's greedy sampler picks it, with its
         log-probability and the ``runners_up`` next most likely tokens with theirs."""
-        row = self._api.llama_get_logits_ith(self._ctx, index)
-        logits = np.ctypeslib.as_array(row, shape=(self.n_vocab,))
+        logits = self._logits(index)
         best = int(np.argmax(logits))
         top = float(logits[best])
         log_total = top + float(np.log(np.exp(logits - top).sum()))
@@ -298,6 +299,29 @@ class LlamaModel:
             ranked = sorted((int(c) for c in near if c != best), key=lambda c: -logits[c])
             others = tuple((c, float(logits[c]) - log_total) for c in ranked[:runners_up])
         return Prediction(best, top - log_total, others)
+
+    def predict_starting(
+        self, index: int, runners_up: int, given: bytes, healed: int
+    ) -> Prediction:
+        """:meth:`predict` among the tokens whose text starts with ``given``, the text of the
+        ``healed`` token (token healing), probabilities taken among those. They are looked
+        for among the likeliest tokens; ``healed`` itself, which always qualifies, when none
+        of those does."""
+        logits = self._logits(index)
+        likeliest = np.argpartition(logits, -_STARTING_CANDIDATES)[-_STARTING_CANDIDATES:]
+        ranked = sorted((int(c) for c in likeliest), key=lambda c: (-logits[c], c))
+        fitting = [c for c in ranked if self.piece(c).startswith(given)]
+        if not fitting:
+            return Prediction(healed)
+        scores = logits[fitting]
+        top = float(scores[0])
+        log_total = top + float(np.log(np.exp(scores - top).sum()))
+        others = tuple((c, float(logits[c]) - log_total) for c in fitting[1 : runners_up + 1])
+        return Prediction(fitting[0], top - log_total, others)
+
+    def _logits(self, index: int) -> Any:
+        row = self._api.llama_get_logits_ith(self._ctx, index)
+        return np.ctypeslib.as_array(row, shape=(self.n_vocab,))
 
     def remove(self, sequence: int, start: int, end: int = -1) -> None:
         """Drop ``sequence``'s cells at positions ``[start, end)`` (-1: all, or to the end)."""
