@@ -82,6 +82,12 @@ def _flag_reader(llama_cpp: Any) -> Any | None:
         return None
 
 
+def _log_total(logits: Any, top: float) -> float:
+    """The log of the sum of ``exp(logits)``, computed from their largest value ``top``:
+    a token's log-probability among them is its logit less this."""
+    return top + float(np.log(np.exp(logits - top).sum()))
+
+
 class LlamaLike(Protocol):
     """What :class:`LlamaVocabulary` reads: met by ``llama_cpp.Llama`` (tests and the bench
     open its vocabulary-only form) and by :class:`LlamaModel`."""
@@ -290,7 +296,7 @@ class LlamaModel:
         logits = self._logits(index)
         best = int(np.argmax(logits))
         top = float(logits[best])
-        log_total = top + float(np.log(np.exp(logits - top).sum()))
+        log_total = _log_total(logits, top)
         others: tuple[tuple[int, float], ...] = ()
         if runners_up:
             # Only tokens near the best can be runners-up worth a branch: a comparison finds
@@ -313,9 +319,8 @@ class LlamaModel:
         fitting = [c for c in ranked if self.piece(c).startswith(given)]
         if not fitting:
             return Prediction(healed)
-        scores = logits[fitting]
-        top = float(scores[0])
-        log_total = top + float(np.log(np.exp(scores - top).sum()))
+        top = float(logits[fitting[0]])
+        log_total = _log_total(logits[fitting], top)
         others = tuple((c, float(logits[c]) - log_total) for c in fitting[1 : runners_up + 1])
         return Prediction(fitting[0], top - log_total, others)
 
