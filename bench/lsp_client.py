@@ -19,6 +19,7 @@ import json
 import os
 import queue
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +39,8 @@ Message = dict[str, Any]
 SERVER_ROOT = Path(lsp_fim.__file__).resolve().parent.parent
 READ_CHUNK = 65536
 ANSWER_TIMEOUT_S = 30.0
+# How long a stuck server is given to write its stacks before it is killed.
+STACK_DUMP_S = 1.0
 # What an editor announces: progress (the model's load is reported through it), pulled
 # configuration, inline completions and UTF-16 positions (the LSP default).
 CAPABILITIES: Message = {
@@ -171,6 +174,8 @@ class LspProcess:
         self.progress_ends: list[str] = []
         # Set when a progress ends (the model loaded, or failed to) or the server is gone.
         self.ready = asyncio.Event()
+        # Set when the server did not end when asked to and had to be killed.
+        self.stuck = False
         self._next_id = 0
         self._answers: dict[int, asyncio.Future[Answer]] = {}
         self._closed = False
@@ -218,9 +223,12 @@ class LspProcess:
     def cancel(self, request_id: int) -> None:
         self.notify("$/cancelRequest", {"id": request_id})
 
-    async def drain(self) -> None:
+    async def drain(self, timeout: float = ANSWER_TIMEOUT_S) -> None:
+        """Until the server has read what was written; TimeoutError past ``timeout`` (a server
+        whose event loop is stuck stops reading its input, and an unbounded wait here hung a
+        CI run until its limit)."""
         assert self.process.stdin is not None
-        await self.process.stdin.drain()
+        await asyncio.wait_for(self.process.stdin.drain(), timeout)
 
     # answers
 
@@ -249,16 +257,23 @@ class LspProcess:
         return process_status(self.process.pid)
 
     async def stop(self, timeout: float = ANSWER_TIMEOUT_S) -> int:
-        """Shut down politely, killed if that does not end the process; its exit status."""
+        """Shut down politely, killed if that does not end the process; its exit status.
+
+        A server that has to be killed is first asked for its threads' stacks (SIGUSR1: the
+        server writes them to its stderr), so that its log says where it was stuck."""
         with contextlib.suppress(Exception):
             await self.call("shutdown", None, timeout=timeout)
             self.notify("exit")
-            await self.drain()
+            await self.drain(timeout)
         try:
             return await asyncio.wait_for(self.process.wait(), timeout)
         except TimeoutError:
-            self.process.kill()
-            return await self.process.wait()
+            self.stuck = True
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGUSR1)
+                await asyncio.sleep(STACK_DUMP_S)
+                self.process.kill()
+            return await asyncio.wait_for(self.process.wait(), timeout)
         finally:
             self._reader.cancel()
 

@@ -38,6 +38,8 @@ ANSWER_BOUND_S = 30.0  # a request not answered this long after it was sent is u
 PROBE_EVERY_S = 0.01
 LOAD_TIMEOUT_S = 600.0
 STOP_TIMEOUT_S = 10.0
+# How much of a stuck server's log a failure shows (its threads' stacks are at the end).
+STUCK_LOG_CHARS = 12_000
 PHASES = ("fuzz", "pathological", "cycles", "storm", "faults")
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Pieces of inserted text: code, LSP's line ends, and what breaks naive line splitting.
@@ -593,8 +595,40 @@ async def run(plan: Plan, work: Path) -> Figures:
         settings["model"] = plan.model
     root = work / "project é"
     root.mkdir(exist_ok=True)
-    server = await Server.open(settings, work / "server.log", root)
-    await asyncio.wait_for(server.ready.wait(), LOAD_TIMEOUT_S)
+    log_file = work / "server.log"
+    server = await Server.open(settings, log_file, root)
+    try:
+        await asyncio.wait_for(server.ready.wait(), LOAD_TIMEOUT_S)
+        await _phases(server, figures, plan, rng, root, work)
+    except BaseException as error:
+        await server.stop()
+        error.add_note(_stuck_note(server, log_file))
+        raise
+    figures.messages = server.messages_sent
+    figures.peak_threads = server.peak_threads
+    figures.peak_rss_kib = max(server.peak_rss_kib, server.status().get("VmHWM", 0))
+    if server.process.returncode is not None:
+        figures.crashes += 1
+    code = await server.stop()
+    if code not in (0, None):
+        figures.notes.append(f"server exit status {code}")
+    if server.stuck:
+        figures.notes.append(_stuck_note(server, log_file))
+    return figures
+
+
+def _stuck_note(server: Server, log_file: Path) -> str:
+    """The end of the server's log, which holds its threads' stacks when it had to be killed
+    (:meth:`LspProcess.stop`)."""
+    if not server.stuck:
+        return "the server ended when asked to"
+    tail = log_file.read_text(encoding="utf-8", errors="replace")[-STUCK_LOG_CHARS:]
+    return f"the server did not end when asked to; the end of its log:\n{tail}"
+
+
+async def _phases(
+    server: Server, figures: Figures, plan: Plan, rng: random.Random, root: Path, work: Path
+) -> None:
     if "fuzz" in plan.phases:
         await _phase(server, figures, "fuzz", lambda: _fuzz(server, figures, rng, root, plan))
     if "pathological" in plan.phases:
@@ -630,15 +664,6 @@ async def run(plan: Plan, work: Path) -> Figures:
             "model file",
             lambda: model_file_faults(server, figures, model_copy, root),
         )
-    figures.messages = server.messages_sent
-    figures.peak_threads = server.peak_threads
-    figures.peak_rss_kib = max(server.peak_rss_kib, server.status().get("VmHWM", 0))
-    if server.process.returncode is not None:
-        figures.crashes += 1
-    code = await server.stop()
-    if code not in (0, None):
-        figures.notes.append(f"server exit status {code}")
-    return figures
 
 
 async def _phase(

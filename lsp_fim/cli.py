@@ -23,7 +23,7 @@ from lsp_fim.config import (
 )
 from lsp_fim.engine import Completion, CompletionRequest, load_engine
 from lsp_fim.languages import language_id_for_path
-from lsp_fim.logging_setup import setup_logging
+from lsp_fim.logging_setup import enable_stack_dumps, setup_logging
 from lsp_fim.positions import Position, PositionError, offset_of, position_of
 from lsp_fim.privacy import is_denied, redact_at
 
@@ -42,6 +42,7 @@ def _serve(args: argparse.Namespace) -> int:
     from lsp_fim.handlers import create_server
     from lsp_fim.loopback import is_loopback
 
+    enable_stack_dumps()
     server = create_server(_settings_from_flags(args))
     if args.tcp:
         host, port = args.tcp

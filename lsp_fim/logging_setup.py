@@ -9,8 +9,10 @@ and whatever looks like a secret is redacted from every record, at every level.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import logging
 import os
+import signal
 import stat
 import sys
 
@@ -46,6 +48,16 @@ def setup_logging(log_file: str | None, verbose: bool) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     if not verbose:  # pygls logs whole LSP messages (suggestions, settings) at INFO
         logging.getLogger("pygls").setLevel(logging.WARNING)
+
+
+def enable_stack_dumps() -> None:
+    """Every thread's Python stack goes to stderr on a fatal signal, and on SIGUSR1 where
+    there is one (``kill -USR1 PID``): a server that hangs or dies inside llama.cpp says
+    where. Stacks hold file names and line numbers, never document text."""
+    with contextlib.suppress(OSError, ValueError):  # no usable stderr (a closed descriptor)
+        faulthandler.enable(all_threads=True)
+        if hasattr(signal, "SIGUSR1"):
+            faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
 def _private_file_handler(path: str) -> logging.FileHandler:

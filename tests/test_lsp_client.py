@@ -3,13 +3,34 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from bench.engine_process import EngineStartError, free_port, running_engine
-from bench.lsp_client import FrameDecoder, frame, server_request_result, status_numbers
+from bench.lsp_client import (
+    FrameDecoder,
+    LspProcess,
+    frame,
+    server_command,
+    server_request_result,
+    status_numbers,
+)
+
+# A server whose event loop is stuck, seen from outside: it reads nothing and ignores
+# SIGTERM and SIGUSR1.
+STUCK_SERVER = (
+    "import signal, time\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "signal.signal(signal.SIGUSR1, signal.SIG_IGN)\n"
+    "print('ready', flush=True)\n"
+    "time.sleep(120)\n"
+)
 
 
 def test_frames_split_anywhere_are_read_whole_and_in_order() -> None:
@@ -56,3 +77,47 @@ def test_an_engine_is_ready_once_it_answers_and_stopped_after(tmp_path: Path) ->
         assert engine.process.poll() is None
         assert engine.url == f"http://127.0.0.1:{port}"
     assert engine.process.poll() is not None
+
+
+async def test_a_server_that_reads_nothing_fails_the_client_in_bounded_time() -> None:
+    """An unbounded wait for a server to read its input hung a CI run until its 90-minute
+    limit; now the write fails, and the stop kills the server."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        STUCK_SERVER,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert process.stdout is not None
+    assert await process.stdout.readline() == b"ready\n"
+    client = LspProcess(process, {})
+    client.notify("textDocument/didOpen", {"text": "x" * 2_000_000})
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(client.drain(timeout=1), 20)
+    code = await asyncio.wait_for(client.stop(timeout=1), 20)
+    assert code == -signal.SIGKILL
+    assert client.stuck
+
+
+def test_the_server_writes_every_thread_s_stack_on_sigusr1_and_goes_on(tmp_path: Path) -> None:
+    """What the client's stop asks of a stuck server before it kills it."""
+    server = subprocess.Popen(
+        server_command("serve"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert server.stdin is not None and server.stderr is not None
+    try:
+        assert b"on stdio" in server.stderr.readline()
+        server.send_signal(signal.SIGUSR1)
+        dump = b"".join(server.stderr.readline() for _ in range(3))
+        time.sleep(0.2)
+        assert server.poll() is None, "SIGUSR1 ends a process that did not ask for it"
+    finally:
+        server.stdin.close()  # the end of the stream ends the server
+        server.wait(30)
+    assert b"thread 0x" in dump.lower() and b"File " in dump, dump
