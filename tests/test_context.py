@@ -101,3 +101,20 @@ def test_a_line_too_long_for_any_budget_is_never_counted() -> None:
     window = build_window(text, text.index("|"), 1000, 10, count)
     assert window.prefix == "c d"
     assert max(counted) < 10_000
+
+
+def test_a_cut_line_of_dense_code_fits_its_token_budget() -> None:
+    """Minified code has more tokens than the character bound allows for: at 2 characters a
+    token a 2-million-character line made a 10,242-token prompt, over the context."""
+    line = "x=[" + "1," * 1_000_000
+    offset = len(line) // 2
+
+    def dense(text: str) -> int:
+        return len(text) // 2
+
+    window = build_window(line, offset, 100, 50, dense)
+    assert (window.prefix_tokens, window.suffix_tokens) == (100, 50)
+    assert line[offset - len(window.prefix) : offset + len(window.suffix)] == (
+        window.prefix + window.suffix
+    )
+    assert window.prefix_tokens == dense(window.prefix)

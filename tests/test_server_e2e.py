@@ -405,6 +405,28 @@ async def test_huge_and_binary_documents_get_an_empty_answer(
     await still_serving(client)
 
 
+async def test_a_minified_line_is_completed_within_the_context(client: LanguageClient) -> None:
+    """A 300,000-character line of dense code is cut to its token budget around the cursor:
+    cut by characters alone it made a prompt larger than the context, and no suggestion."""
+    line = ";".join(f"function f{n}(a,b){{return a*{n}+b}}" for n in range(10_000))
+    line = line.replace("return a*5000+b}", "return ")
+    cursor = line.index("function f5000(a,b){return ") + len("function f5000(a,b){return ")
+    uri = "file:///tmp/lsp_fim_bad_input/bundle.min.js"
+    logged_before = len(log_text())
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="javascript", version=1, text=line + "\n"
+            )
+        )
+    )
+    result = await inline_at(client, uri, types.Position(line=0, character=cursor))
+    close_document(client, uri)
+    assert "leaves no room" not in log_text()[logged_before:]
+    assert isinstance(result, types.InlineCompletionList) and result.items
+    assert str(result.items[0].insert_text).strip()
+
+
 async def test_an_unknown_language_is_completed_without_a_grammar(
     client: LanguageClient,
 ) -> None:
