@@ -39,6 +39,8 @@ class ContextWindow:
     suffix: str
     prefix_tokens: int
     suffix_tokens: int
+    # The cursor's line was too long for the budget and is cut around the cursor.
+    line_cut: bool = False
 
 
 def _fitting_costs(lines: list[str], budget: int, count_tokens: TokenCounter) -> list[int]:
@@ -81,7 +83,7 @@ def build_window(
     if head_start > line_start or tail_end < line_end:  # the line alone is over budget
         head, head_tokens = _near_cursor(text[head_start:offset], prefix_budget, count_tokens, 1)
         tail, tail_tokens = _near_cursor(text[offset:tail_end], suffix_budget, count_tokens, 0)
-        return ContextWindow(head, tail, head_tokens, tail_tokens)
+        return ContextWindow(head, tail, head_tokens, tail_tokens, line_cut=True)
 
     cursor_head = text[line_start:offset]
     cursor_tail = text[offset:line_end]
@@ -142,7 +144,9 @@ def related_snippets(
             break
         window = build_window(document.text, document.offset, share // 2, share // 2, count_tokens)
         text, cost = window.prefix + window.suffix, window.prefix_tokens + window.suffix_tokens
-        if text.strip() and cost <= share:  # a long line is always whole: it may not fit
+        # A piece cut out of a long line (minified code) is no context worth its tokens; a
+        # line kept whole may still be over the share.
+        if text.strip() and not window.line_cut and cost <= share:
             snippets.append(ContextFile(document.name, text))
             budget -= cost
     return tuple(snippets)
