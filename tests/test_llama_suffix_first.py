@@ -83,3 +83,15 @@ def test_a_cursor_inside_a_word_continues_the_word(backend: LlamaCppBackend) -> 
     backend.reset_cache()
     suggestion, _ = complete(backend, FimPrompt(QWEN.render_pieces(prefix, suffix), prefix, suffix))
     assert suggestion.startswith("e = -1;"), suggestion
+
+
+def test_a_cursor_in_an_indentation_gets_code_at_that_indentation(
+    backend: LlamaCppBackend,
+) -> None:
+    """The tokenizer spells "        total" as 7 spaces and " total": healed as one token of
+    8 spaces, the suggestion started with a stray space (" total += v")."""
+    prefix = "def mean(values):\n    total = 0\n    for v in values:\n        "
+    suffix = "\n    return total / len(values)\n"
+    backend.reset_cache()
+    suggestion, _ = complete(backend, FimPrompt(QWEN.render_pieces(prefix, suffix), prefix, suffix))
+    assert suggestion.startswith("total += v"), suggestion

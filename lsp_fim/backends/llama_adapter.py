@@ -13,7 +13,7 @@ import ctypes
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -306,19 +306,19 @@ class LlamaModel:
             others = tuple((c, float(logits[c]) - log_total) for c in ranked[:runners_up])
         return Prediction(best, top - log_total, others)
 
-    def predict_starting(
-        self, index: int, runners_up: int, given: bytes, healed: int
+    def predict_among(
+        self, index: int, runners_up: int, qualifies: Callable[[bytes], bool], fallback: int
     ) -> Prediction:
-        """:meth:`predict` among the tokens whose text starts with ``given``, the text of the
-        ``healed`` token (token healing), probabilities taken among those. They are looked
-        for among the likeliest tokens; ``healed`` itself, which always qualifies, when none
-        of those does."""
+        """:meth:`predict` among the tokens whose text ``qualifies`` (token healing: they
+        write the text the prompt left out), probabilities taken among those. They are looked
+        for among the likeliest tokens; ``fallback``, which always qualifies, when none of
+        those does."""
         logits = self._logits(index)
         likeliest = np.argpartition(logits, -_STARTING_CANDIDATES)[-_STARTING_CANDIDATES:]
         ranked = sorted((int(c) for c in likeliest), key=lambda c: (-logits[c], c))
-        fitting = [c for c in ranked if self.piece(c).startswith(given)]
+        fitting = [c for c in ranked if qualifies(self.piece(c))]
         if not fitting:
-            return Prediction(healed)
+            return Prediction(fallback)
         top = float(logits[fitting[0]])
         log_total = _log_total(logits[fitting], top)
         others = tuple((c, float(logits[c]) - log_total) for c in fitting[1 : runners_up + 1])

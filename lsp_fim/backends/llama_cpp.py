@@ -38,6 +38,7 @@ from lsp_fim.backends.kv_reuse import ReusePlan, plan_reuse
 from lsp_fim.backends.llama_adapter import LlamaModel, LlamaVocabulary
 from lsp_fim.backends.speculation import Prediction, PromptLookup, greedy_tokens
 from lsp_fim.backends.stop_text import StopTextFilter
+from lsp_fim.backends.token_healing import GivenText, HealingVerifier, heal
 from lsp_fim.prompt import PromptPiece
 
 __all__ = ["DEFAULT_CONTEXT_TOKENS", "LlamaCppBackend", "LlamaVocabulary"]
@@ -95,6 +96,10 @@ class LlamaCppBackend:
     def tokenize(self, text: str, special: bool = True) -> list[int]:
         return self._model.tokenize(text.encode("utf-8"), add_bos=False, special=special)
 
+    def _text_tokens(self, text: str) -> list[int]:
+        """A prompt's text piece as :meth:`tokenize_prompt` tokenizes it."""
+        return self.tokenize(text, special=False)
+
     def tokenize_prompt(self, pieces: Sequence[PromptPiece]) -> list[int]:
         """Markers with special tokens parsed, text without. Text pieces lie between markers,
         where llama.cpp would cut a text it parses anyway, so an ordinary document gets the
@@ -147,9 +152,7 @@ class LlamaCppBackend:
         prompt, max_tokens = self._prompt_tokens(request.prompt, request.max_tokens)
         if max_tokens == 0:
             raise BackendError("no room left to generate: lower prefixTokens/suffixTokens")
-        healed = _healed_token(request.prompt, prompt)
-        if healed is not None:
-            prompt = prompt[:-1]
+        prompt, given = heal(request.prompt, prompt, self._text_tokens, self._model.piece)
         stats.prompt_tokens = len(prompt)
         with self._lock:
             if request.cancel.is_set():
@@ -165,7 +168,7 @@ class LlamaCppBackend:
             if request.cancel.is_set():
                 stats.prompt_ms = (time.perf_counter() - started) * 1000
                 return
-            yield from self._generate(prompt, max_tokens, request, stats, started, healed)
+            yield from self._generate(prompt, max_tokens, request, stats, started, given)
 
     def prefill(self, prompt: FimPrompt, cancel: threading.Event, stats: GenerationStats) -> bool:
         """Evaluate ``prompt`` exactly, ahead of the request that will need it.
@@ -339,20 +342,19 @@ class LlamaCppBackend:
         request: GenerationRequest,
         stats: GenerationStats,
         started: float,
-        healed: int | None = None,
+        given: GivenText | None = None,
     ) -> Iterator[str]:
-        """Greedy tokens after ``prompt``; with ``healed`` (the prompt's own last token, left
-        out of it), the first one is among those whose text starts with the healed token's,
-        which the suggestion leaves out again (token healing)."""
+        """Greedy tokens after ``prompt``; with ``given`` (text the prompt left out at its
+        end), the first ones write it, and the suggestion leaves it out (token healing).
+        Drafts wait while a given text may take several tokens: a draft's predictions after
+        the first would not be held to it."""
         stop_ids = self._stop_token_ids(request.stop)
         text_filter = StopTextFilter(request.stop)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        lookup = PromptLookup(prompt) if self.speculate else None
-        given = b"" if healed is None else self._model.piece(healed)
-        verifier = self if healed is None else _HealingVerifier(self, given, healed)
-        predictions = greedy_tokens(
-            verifier, prompt[-1], lookup, max_tokens, request.cancel, stats
-        )
+        drafting = self.speculate and not (given and given.in_pieces)
+        lookup = PromptLookup(prompt) if drafting else None
+        verifier = self if given is None else HealingVerifier(self, given)
+        predictions = greedy_tokens(verifier, prompt[-1], lookup, max_tokens, request.cancel, stats)
         generated_chars = 0
         try:
             for prediction in predictions:
@@ -361,10 +363,11 @@ class LlamaCppBackend:
                 if request.cancel.is_set() or self._ends_generation(prediction.token, stop_ids):
                     break
                 stats.generated_tokens += 1
-                text = decoder.decode(self._model.piece(prediction.token)[len(given) :])
+                left_out = given.rest if given else b""
+                token_bytes = self._model.piece(prediction.token)
+                text = decoder.decode(given.consume(token_bytes) if given else token_bytes)
                 generated_chars += len(text)
-                stats.choices.append(self._choice(prediction, generated_chars, stop_ids, given))
-                given = b""
+                stats.choices.append(self._choice(prediction, generated_chars, stop_ids, left_out))
                 piece = text_filter.push(text)
                 if piece:
                     yield piece
@@ -382,27 +385,28 @@ class LlamaCppBackend:
         self, prediction: Prediction, end: int, stop_ids: frozenset[int], given: bytes = b""
     ) -> TokenChoice:
         """The runners-up that are text of their own: not an end of generation, not a part of
-        a character; the healed token's text (``given``) left out of them."""
+        a character, more than a part of the text healed (``given``, left out of them)."""
         runners_up = []
         for token, logprob in prediction.runners_up:
+            token_bytes = self._model.piece(token)
+            if not token_bytes.startswith(given):
+                continue
             try:
-                text = self._model.piece(token)[len(given) :].decode("utf-8")
+                text = token_bytes[len(given) :].decode("utf-8")
             except UnicodeDecodeError:
                 continue
             if text and not self._ends_generation(token, stop_ids):
                 runners_up.append((text, logprob))
         return TokenChoice(end, prediction.logprob, tuple(runners_up))
 
-    def verify(
-        self, tokens: Sequence[int], healing: tuple[bytes, int] | None = None
-    ) -> list[Prediction]:
+    def verify(self, tokens: Sequence[int], healing: GivenText | None = None) -> list[Prediction]:
         """The :class:`~lsp_fim.backends.speculation.Verifier` side: ``tokens`` are evaluated
-        after the cached ones, in one decode. ``healing`` (text, token): the first prediction
-        starts with the text of that healed token (``LlamaModel.predict_starting``)."""
+        after the cached ones, in one decode. With ``healing``, the first prediction is among
+        the tokens that qualify for its text (``LlamaModel.predict_among``)."""
         self._model.decode(tokens, len(self._cached), MAIN_SEQUENCE, all_logits=True)
         self._cached += tokens
         return [
-            self._model.predict_starting(0, RUNNERS_UP, *healing)
+            self._model.predict_among(0, RUNNERS_UP, healing.qualifies, healing.fallback)
             if healing and not index
             else self._model.predict(index, RUNNERS_UP)
             for index in range(len(tokens))
@@ -411,36 +415,3 @@ class LlamaCppBackend:
     def forget(self, count: int) -> None:
         if count:
             self._truncate(len(self._cached) - count)
-
-
-class _HealingVerifier:
-    """The backend's :class:`~lsp_fim.backends.speculation.Verifier`, whose first prediction
-    starts with the healed token's text (token healing)."""
-
-    def __init__(self, backend: LlamaCppBackend, given: bytes, healed: int) -> None:
-        self._backend = backend
-        self._healing: tuple[bytes, int] | None = (given, healed)
-
-    def verify(self, tokens: Sequence[int]) -> list[Prediction]:
-        healing, self._healing = self._healing, None
-        return self._backend.verify(tokens, healing)
-
-    def forget(self, count: int) -> None:
-        self._backend.forget(count)
-
-
-def _healed_token(prompt: FimPrompt, tokens: Sequence[int]) -> int | None:
-    """The prompt's last token when the prompt ends in the prefix (a template laid out
-    suffix first), else None. (An alternative's given start, which also ends a prompt, is a
-    whole token already.)
-
-    Such a token is often a piece of a longer one cut at the cursor ("sel" of "self", the
-    space of " =") that the model, reading text that was never cut that way, would not
-    continue: laid out suffix first, Qwen2.5-Coder-0.5B completed 0 of 24 cursors inside a
-    line as the file went on, and 12 of 24 with the token healed (11 of 24 laid out prefix
-    first). So the prompt stops before it, and generation starts with a token that starts
-    with its text (README: Prompt layout)."""
-    last = prompt.pieces[-1] if prompt.pieces else None
-    if last is None or last.marker or not last.text or prompt.started or len(tokens) < 2:
-        return None
-    return tokens[-1]
