@@ -269,3 +269,19 @@ def test_unknown_sets_modes_and_sizes_are_refused() -> None:
 def test_missing_data_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(parse_args(["--data", str(tmp_path / "absent")])) == 2
     assert "no evaluation data" in capsys.readouterr().err
+
+
+def test_the_indented_set_is_multi_line_s_sample_with_the_cursor_after_the_indentation(
+    data_dir: Path,
+) -> None:
+    records = [humaneval_record(i) for i in range(50)]
+    write_jsonl_gz(data_dir / "HumanEval-MultiLineInfilling.jsonl.gz", records)
+    plain = select_tasks(load_tasks(data_dir, "multi-line"), 5, "multi-line", seed=3)
+    indented = select_tasks(
+        load_tasks(data_dir, "multi-line-indented"), 5, "multi-line-indented", seed=3
+    )
+    assert [task.task_id for task in indented] == [task.task_id for task in plain]
+    for before, after in zip(plain, indented, strict=True):
+        assert after.prefix == before.prefix + "    "
+        assert after.prefix + after.reference == before.prefix + before.reference
+        assert not after.reference.startswith(" ")

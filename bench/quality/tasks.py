@@ -6,7 +6,7 @@ import gzip
 import json
 import random
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,10 @@ class DatasetSpec:
     file: str
     default_size: int
     santacoder_language: str | None = None  # SantaCoder's code; None for HumanEval infilling
+    # The cursor after the hole's first indentation, where an editor puts it after Enter,
+    # instead of at the start of the line; the tasks sampled as this other set's.
+    cursor_indented: bool = False
+    same_sample_as: str | None = None
 
     @property
     def metric(self) -> str:
@@ -32,14 +36,23 @@ class DatasetSpec:
 DATASETS: dict[str, DatasetSpec] = {
     "single-line": DatasetSpec("HumanEval-SingleLineInfilling.jsonl.gz", 40),
     "multi-line": DatasetSpec("HumanEval-MultiLineInfilling.jsonl.gz", 40),
+    "multi-line-indented": DatasetSpec(
+        "HumanEval-MultiLineInfilling.jsonl.gz",
+        40,
+        cursor_indented=True,
+        same_sample_as="multi-line",
+    ),
     "random-span-light": DatasetSpec("HumanEval-RandomSpanInfillingLight.jsonl.gz", 20),
     "random-span": DatasetSpec("HumanEval-RandomSpanInfilling.jsonl.gz", 20),
     "santacoder-python": DatasetSpec("santacoder-fim-task.jsonl.gz", 20, "py"),
     "santacoder-java": DatasetSpec("santacoder-fim-task.jsonl.gz", 20, "java"),
     "santacoder-javascript": DatasetSpec("santacoder-fim-task.jsonl.gz", 20, "js"),
 }
-# random-span samples the same kind of task as random-span-light, from ten times as many.
-DEFAULT_SETS = tuple(name for name in DATASETS if name != "random-span")
+# random-span samples the same kind of task as random-span-light, from ten times as many;
+# multi-line-indented is multi-line's sample with the cursor where an editor leaves it.
+DEFAULT_SETS = tuple(
+    name for name in DATASETS if name not in {"random-span", "multi-line-indented"}
+)
 
 
 @dataclass(frozen=True)
@@ -88,14 +101,26 @@ def load_tasks(data_dir: Path, dataset: str) -> list[Task]:
     spec = DATASETS[dataset]
     records = _read_jsonl_gz(data_dir / spec.file)
     if spec.santacoder_language is None:
-        return [_humaneval_task(record) for record in records]
+        tasks = [_humaneval_task(record) for record in records]
+        return [_indented(task) for task in tasks] if spec.cursor_indented else tasks
     language = spec.santacoder_language
     return [_santacoder_task(record) for record in records if record["language"] == language]
+
+
+def _indented(task: Task) -> Task:
+    """``task`` with its cursor after the indentation that starts the removed text."""
+    indentation = task.reference[: len(task.reference) - len(task.reference.lstrip(" \t"))]
+    return replace(
+        task,
+        prefix=task.prefix + indentation,
+        reference=task.reference[len(indentation) :],
+    )
 
 
 def select_tasks(tasks: Sequence[Task], count: int | None, dataset: str, seed: int) -> list[Task]:
     """A seeded sample kept in file order: the same subset on every run, spread over the file."""
     if count is None or count >= len(tasks):
         return list(tasks)
-    chosen = random.Random(f"{dataset}:{seed}").sample(range(len(tasks)), count)
+    sample = DATASETS[dataset].same_sample_as if dataset in DATASETS else None
+    chosen = random.Random(f"{sample or dataset}:{seed}").sample(range(len(tasks)), count)
     return [tasks[index] for index in sorted(chosen)]
