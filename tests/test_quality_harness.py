@@ -283,5 +283,7 @@ def test_the_indented_set_is_multi_line_s_sample_with_the_cursor_after_the_inden
     assert [task.task_id for task in indented] == [task.task_id for task in plain]
     for before, after in zip(plain, indented, strict=True):
         assert after.prefix == before.prefix + "    "
-        assert after.prefix + after.reference == before.prefix + before.reference
+        assert after.suffix.startswith("\n")  # the cursor's line ends after the cursor
+        document = after.prefix + after.reference + after.suffix
+        assert document == before.prefix + before.reference + before.suffix
         assert not after.reference.startswith(" ")

@@ -108,12 +108,15 @@ def load_tasks(data_dir: Path, dataset: str) -> list[Task]:
 
 
 def _indented(task: Task) -> Task:
-    """``task`` with its cursor after the indentation that starts the removed text."""
-    indentation = task.reference[: len(task.reference) - len(task.reference.lstrip(" \t"))]
+    """``task`` as an editor holds it after Enter: the cursor after the new line's
+    indentation, and the line's end, the newline that ends the removed text, after it."""
+    reference = task.reference.removesuffix("\n")
+    indentation = reference[: len(reference) - len(reference.lstrip(" \t"))]
     return replace(
         task,
         prefix=task.prefix + indentation,
-        reference=task.reference[len(indentation) :],
+        suffix=task.suffix if reference == task.reference else "\n" + task.suffix,
+        reference=reference[len(indentation) :],
     )
 
 
