@@ -81,8 +81,12 @@ def build_window(
     head_start = max(line_start, offset - _long_line_chars(prefix_budget))
     tail_end = min(line_end, offset + _long_line_chars(suffix_budget))
     if head_start > line_start or tail_end < line_end:  # the line alone is over budget
-        head, head_tokens = _near_cursor(text[head_start:offset], prefix_budget, count_tokens, 1)
-        tail, tail_tokens = _near_cursor(text[offset:tail_end], suffix_budget, count_tokens, 0)
+        head, head_tokens = _near_cursor(
+            text[head_start:offset], prefix_budget, count_tokens, before_cursor=True
+        )
+        tail, tail_tokens = _near_cursor(
+            text[offset:tail_end], suffix_budget, count_tokens, before_cursor=False
+        )
         return ContextWindow(head, tail, head_tokens, tail_tokens, line_cut=True)
 
     cursor_head = text[line_start:offset]
@@ -105,16 +109,16 @@ def build_window(
 
 
 def _near_cursor(
-    part: str, budget: int, count_tokens: TokenCounter, cursor_at_end: int
+    part: str, budget: int, count_tokens: TokenCounter, *, before_cursor: bool
 ) -> tuple[str, int]:
-    """The end (``cursor_at_end`` 1) or start (0) of a cut cursor line's ``part`` that fits
-    ``budget`` tokens, and its tokens. The character bound alone let dense code through: a
+    """The end (``part`` lies before the cursor) or start of a cut cursor line's ``part``
+    that fits ``budget`` tokens, and its tokens. The character bound alone let dense code through: a
     minified line at 2 characters a token made a prompt of 10,242 tokens, over the 4,096 of
     the context, and no suggestion at all."""
     tokens = count_tokens(part)
     while tokens > budget:
         keep = len(part) * budget // tokens  # fewer characters each time: budget < tokens
-        part = part[len(part) - keep :] if cursor_at_end else part[:keep]
+        part = part[len(part) - keep :] if before_cursor else part[:keep]
         tokens = count_tokens(part)
     return part, tokens
 
