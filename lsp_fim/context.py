@@ -29,6 +29,10 @@ RELATED_FILE_MIN_TOKENS = 64
 # characters per token of its budget (or of the floor) is never cut.
 LONG_LINE_CHARS_PER_TOKEN = 8
 LONG_LINE_MIN_TOKENS = 64
+# A line cut around the cursor gives at most this many tokens a side: a cold prompt costs
+# about 6 ms a token on 2 cores, and minified code far from the cursor is little help (a
+# 1,282-token cut of a 2-million-character line took 7.5-8.4 s to a suggestion).
+LONG_LINE_WINDOW_TOKENS = 256
 
 
 @dataclass(frozen=True)
@@ -82,10 +86,16 @@ def build_window(
     tail_end = min(line_end, offset + _long_line_chars(suffix_budget))
     if head_start > line_start or tail_end < line_end:  # the line alone is over budget
         head, head_tokens = _near_cursor(
-            text[head_start:offset], prefix_budget, count_tokens, before_cursor=True
+            text[head_start:offset],
+            min(prefix_budget, LONG_LINE_WINDOW_TOKENS),
+            count_tokens,
+            before_cursor=True,
         )
         tail, tail_tokens = _near_cursor(
-            text[offset:tail_end], suffix_budget, count_tokens, before_cursor=False
+            text[offset:tail_end],
+            min(suffix_budget, LONG_LINE_WINDOW_TOKENS),
+            count_tokens,
+            before_cursor=False,
         )
         return ContextWindow(head, tail, head_tokens, tail_tokens, line_cut=True)
 

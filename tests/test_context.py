@@ -118,3 +118,11 @@ def test_a_cut_line_of_dense_code_fits_its_token_budget() -> None:
         window.prefix + window.suffix
     )
     assert window.prefix_tokens == dense(window.prefix)
+
+
+def test_a_cut_line_gives_the_prompt_a_bounded_window() -> None:
+    """Every token of a cold prompt costs milliseconds; far from the cursor, a minified line
+    helps little."""
+    line = "x=[" + "1," * 1_000_000
+    window = build_window(line, len(line) // 2, 1024, 1024, lambda text: len(text) // 2)
+    assert (window.prefix_tokens, window.suffix_tokens) == (256, 256)

@@ -43,7 +43,7 @@ def test_pathological_documents_are_answered_without_blocking(
     model_path: Path, tmp_path: Path
 ) -> None:
     """Answered (within ``ANSWER_BOUND_S``): the long lines with a suggestion from a prompt cut
-    to its budget, a cold one of about 1,300 tokens (seconds on 2 cores)."""
+    to its budget, a cold one of about 500 tokens (seconds on 2 cores)."""
     figures = asyncio.run(run(bounded_plan(model_path, "pathological"), tmp_path))
     assert (figures.crashes, figures.unanswered) == (0, 0), figures.notes
     assert figures.longest_stall_ms < 500
