@@ -8,8 +8,8 @@ import threading
 from collections.abc import Sequence
 
 from lsp_fim.backends.base import FimPrompt, GenerationStats
-from lsp_fim.backends.speculation import Prediction, PromptLookup, greedy_tokens
-from lsp_fim.backends.token_healing import GivenText, HealingVerifier, heal
+from lsp_fim.backends.speculation import Drafter, Prediction, PromptLookup, greedy_tokens
+from lsp_fim.backends.token_healing import DraftsAfterHealing, GivenText, HealingVerifier, heal
 from lsp_fim.prompt import PromptPiece
 
 HEALED = 7
@@ -75,9 +75,11 @@ class ScriptedBackend:
     def __init__(self, script: list[list[int]]) -> None:
         self.script = script
         self.healing: list[bytes | None] = []
+        self.verified: list[list[int]] = []
 
     def verify(self, tokens: Sequence[int], healing: GivenText | None = None) -> list[Prediction]:
         self.healing.append(healing.rest if healing else None)
+        self.verified.append(list(tokens))
         return [Prediction(token) for token in self.script.pop(0)]
 
     def forget(self, count: int) -> None:
@@ -88,7 +90,7 @@ def generate(
     given: GivenText,
     backend: ScriptedBackend,
     pieces: dict[int, bytes],
-    lookup: PromptLookup | None = None,
+    lookup: Drafter | None = None,
 ) -> list[int]:
     """The tokens generated, each consumed as the backend's generation consumes them."""
     verifier = HealingVerifier(backend, given)
@@ -114,3 +116,15 @@ def test_a_draft_verified_with_the_first_prediction_is_healed_at_that_prediction
     lookup = PromptLookup([1, 2, 3, 4, 100, 5, 6, 1, 2, 3, 4, 100])
     assert generate(GivenText(b"sel", HEALED), backend, pieces, lookup=lookup) == [5, 6, 9, 4]
     assert backend.healing == [b"sel", None]
+
+
+def test_drafts_wait_until_an_indentation_given_in_pieces_is_written() -> None:
+    """The history has a draft at every step, but only the verification after the last
+    space of the indentation was written carries one."""
+    backend = ScriptedBackend([[1], [2], [3, 4]])
+    pieces = {1: b"   ", 2: b" ", 3: b"x", 4: b"y"}
+    given = GivenText(b"    ", 1, in_pieces=True)
+    lookup = DraftsAfterHealing(PromptLookup([5, 5, 5, 5, 1, 2, 3, 6, 5, 5, 5, 5]), given)
+    assert generate(given, backend, pieces, lookup=lookup) == [1, 2, 3, 4]
+    assert backend.verified == [[100], [1], [2, 3]]
+    assert backend.healing == [b"    ", b" ", None]

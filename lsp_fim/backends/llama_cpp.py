@@ -36,9 +36,20 @@ from lsp_fim.backends.base import (
 )
 from lsp_fim.backends.kv_reuse import ReusePlan, plan_reuse
 from lsp_fim.backends.llama_adapter import LlamaModel, LlamaVocabulary
-from lsp_fim.backends.speculation import Prediction, PromptLookup, greedy_tokens
+from lsp_fim.backends.speculation import (
+    Drafter,
+    Prediction,
+    PromptLookup,
+    Verifier,
+    greedy_tokens,
+)
 from lsp_fim.backends.stop_text import StopTextFilter
-from lsp_fim.backends.token_healing import GivenText, HealingVerifier, heal
+from lsp_fim.backends.token_healing import (
+    DraftsAfterHealing,
+    GivenText,
+    HealingVerifier,
+    heal,
+)
 from lsp_fim.prompt import PromptPiece
 
 __all__ = ["DEFAULT_CONTEXT_TOKENS", "LlamaCppBackend", "LlamaVocabulary"]
@@ -346,14 +357,16 @@ class LlamaCppBackend:
     ) -> Iterator[str]:
         """Greedy tokens after ``prompt``; with ``given`` (text the prompt left out at its
         end), the first ones write it, and the suggestion leaves it out (token healing).
-        Drafts wait while a given text may take several tokens: a draft's predictions after
-        the first would not be held to it."""
+        Drafts wait while a given text may take several tokens (``DraftsAfterHealing``)."""
         stop_ids = self._stop_token_ids(request.stop)
         text_filter = StopTextFilter(request.stop)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        drafting = self.speculate and not (given and given.in_pieces)
-        lookup = PromptLookup(prompt) if drafting else None
-        verifier = self if given is None else HealingVerifier(self, given)
+        lookup: Drafter | None = PromptLookup(prompt) if self.speculate else None
+        verifier: Verifier = self
+        if given is not None:
+            verifier = HealingVerifier(self, given)
+            if lookup is not None:
+                lookup = DraftsAfterHealing(lookup, given)
         predictions = greedy_tokens(verifier, prompt[-1], lookup, max_tokens, request.cancel, stats)
         generated_chars = 0
         try:

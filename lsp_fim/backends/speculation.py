@@ -49,10 +49,20 @@ class Verifier(Protocol):
         """The last ``count`` cached tokens leave the cache (a rejected draft)."""
 
 
+class Drafter(Protocol):
+    """Where drafts come from: a token history to look them up in."""
+
+    def draft(self, limit: int) -> list[int]:
+        """Up to ``limit`` tokens guessed to follow the history; none when there is no guess."""
+
+    def extend(self, tokens: Iterable[int]) -> None:
+        """The history goes on with ``tokens``."""
+
+
 def greedy_tokens(
     verifier: Verifier,
     token: int,
-    lookup: PromptLookup | None,
+    lookup: Drafter | None,
     max_tokens: int,
     cancel: threading.Event,
     stats: GenerationStats,

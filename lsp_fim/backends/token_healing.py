@@ -17,12 +17,12 @@ line). There the prompt ends before the indentation, and generation may spell it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from lsp_fim.backends.base import FimPrompt
-from lsp_fim.backends.speculation import Prediction
+from lsp_fim.backends.speculation import Drafter, Prediction
 
 
 @dataclass
@@ -96,3 +96,20 @@ class HealingVerifier:
 
     def forget(self, count: int) -> None:
         self._backend.forget(count)
+
+
+class DraftsAfterHealing:
+    """A :class:`~lsp_fim.backends.speculation.Drafter` that drafts nothing while the given
+    text may still take several tokens (an indentation): a verification holds only its first
+    prediction to the given text, so a draft's later predictions would not be. The generation
+    consumes the given text before it asks for the next draft."""
+
+    def __init__(self, lookup: Drafter, given: GivenText) -> None:
+        self._lookup = lookup
+        self._given = given
+
+    def draft(self, limit: int) -> list[int]:
+        return [] if self._given.in_pieces and self._given.rest else self._lookup.draft(limit)
+
+    def extend(self, tokens: Iterable[int]) -> None:
+        self._lookup.extend(tokens)
