@@ -2,5 +2,5 @@ import math
 
 
 def norm(x: float, y: float) -> float:
-    
+    r = 
     return r

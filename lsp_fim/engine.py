@@ -528,7 +528,7 @@ def _load_embedded(
     template = (
         load_template(settings.template)
         if settings.template
-        else detect_template(backend.vocabulary)
+        else detect_template(backend.vocabulary, heals=True)
     )
     log.info("model %s loaded; FIM template %s", model_path, template.name)
     return backend, template

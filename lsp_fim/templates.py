@@ -119,6 +119,9 @@ class Detection:
     name_patterns: tuple[str, ...]
     # False: a family's second layout, used only where ``template`` names it.
     automatic: bool = True
+    # True: the prompt ends in the prefix, so the token cut at the cursor must be healed; only
+    # a backend that heals may use it, and detection prefers it for such a backend.
+    needs_healing: bool = False
 
     def matches_declared(self, declared: Mapping[str, str]) -> bool:
         """Whether the FIM tokens a GGUF declares are this family's.
@@ -278,14 +281,20 @@ def _check_template_size(path: Path, size: int) -> None:
         )
 
 
-def detect_template(vocab: Vocabulary) -> FimTemplate:
+def detect_template(vocab: Vocabulary, *, heals: bool = False) -> FimTemplate:
     """The shipped template for this model, judged from its vocabulary and metadata.
 
     Order of evidence: the FIM token ids the GGUF declares, then which FIM texts are single
     tokens, then the model's name. Families sharing FIM texts are told apart by their
-    distinguishing tokens, then by name.
+    distinguishing tokens, then by name. A backend that ``heals`` the token cut at the cursor
+    gets a family's layout that needs healing where it has one (suffix first: typing only
+    appends to the prompt, and it scored higher on every quality set but one); others never do.
     """
-    templates = [t for t in _shipped_templates() if t.detection.automatic]
+    templates = [
+        t
+        for t in _shipped_templates()
+        if t.detection.automatic and (heals or not t.detection.needs_healing)
+    ]
     model_names = _model_names(vocab.metadata)
     declared = _declared_fim_tokens(vocab)
     candidates = [t for t in templates if t.detection.matches_declared(declared)]
@@ -313,6 +322,7 @@ def _most_fitting(
         key=lambda t: (
             t.detection.name_score(model_names),
             len(t.detection.distinguishing_tokens),
+            t.detection.needs_healing,
         ),
     )
 
@@ -408,7 +418,9 @@ def _parse_repo_form(repo: DataTable) -> RepoForm:
 
 def _parse_detection(detect: DataTable, prompt_format: TextPattern) -> Detection:
     """FIM tokens must appear in ``format``: detection and layout must describe one family."""
-    detect.expect_keys({"fim_tokens"}, {"distinguishing_tokens", "name_patterns", "automatic"})
+    detect.expect_keys(
+        {"fim_tokens"}, {"distinguishing_tokens", "name_patterns", "automatic", "needs_healing"}
+    )
     tokens = detect.table("fim_tokens")
     tokens.expect_keys({"prefix", "suffix"}, {"middle"})
     fim_tokens = tuple((role, tokens.text(role)) for role in _FIM_ID_KEYS if role in tokens.data)
@@ -420,4 +432,5 @@ def _parse_detection(detect: DataTable, prompt_format: TextPattern) -> Detection
         distinguishing_tokens=detect.texts("distinguishing_tokens"),
         name_patterns=tuple(_normalized_name(p) for p in detect.texts("name_patterns")),
         automatic=detect.flag("automatic") if "automatic" in detect.data else True,
+        needs_healing=detect.flag("needs_healing"),
     )

@@ -20,7 +20,7 @@ from bench.lsp_client import Message, WireClient, server_env, start_server
 
 pytestmark = pytest.mark.model
 
-NORM = "import math\n\n\ndef norm(x: float, y: float) -> float:\n    \n    return r\n"
+NORM = "import math\n\n\ndef norm(x: float, y: float) -> float:\n    r = \n    return r\n"
 # Generous: the model loads in about a second, a suggestion takes well under one.
 ANSWER_BOUND_S = 60
 NO_CLOCK = {"maxTokens": 32, "maxGenerateMs": 0}
@@ -59,12 +59,12 @@ def test_requests_sent_right_after_did_open_are_all_answered(
     sent: list[int] = []
     for step in range(21):  # 0, 0.1, ... 2.0 s after didOpen
         time.sleep(max(0.0, opened + step * 0.1 - time.monotonic()))
-        sent.append(client.inline_completion(uri, 4, 4))
+        sent.append(client.inline_completion(uri, 4, 8))
     answers = [client.wait_for_answer(request_id, ANSWER_BOUND_S) for request_id in sent]
     assert all("error" not in answer for answer in answers), answers
     # Once loaded, a request gets the model's answer (asked again, nothing newer to win).
     client.wait_for(is_progress_end, ANSWER_BOUND_S)
-    last = client.wait_for_answer(client.inline_completion(uri, 4, 4), ANSWER_BOUND_S)
+    last = client.wait_for_answer(client.inline_completion(uri, 4, 8), ANSWER_BOUND_S)
     assert items_of(last) and items_of(last)[0]["insertText"].strip()
 
 
@@ -82,7 +82,7 @@ def test_a_file_in_a_folder_whose_uri_is_escaped_gets_suggestions(
     uri = (root / "norm.py").as_uri()  # %-escaped as editors send it: my%20proj%20%C3%A9
     assert "%" in uri
     client.open(uri, NORM)
-    answer = client.wait_for_answer(client.inline_completion(uri, 4, 4), ANSWER_BOUND_S)
+    answer = client.wait_for_answer(client.inline_completion(uri, 4, 8), ANSWER_BOUND_S)
     assert items_of(answer) and items_of(answer)[0]["insertText"].strip(), answer
     copy = client.wait_for_answer(client.request("lspFim/documentText", {"uri": uri}), 10)
     assert copy["result"]["text"] == NORM
@@ -103,7 +103,7 @@ def test_a_windows_path_gets_suggestions(
     client.initialize(options={"lspFim": NO_CLOCK})
     client.wait_for(is_progress_end, ANSWER_BOUND_S)
     client.open(uri, NORM)
-    answer = client.wait_for_answer(client.inline_completion(uri, 4, 4), ANSWER_BOUND_S)
+    answer = client.wait_for_answer(client.inline_completion(uri, 4, 8), ANSWER_BOUND_S)
     assert items_of(answer) and items_of(answer)[0]["insertText"].strip(), answer
 
 
@@ -197,7 +197,7 @@ def _editor_session(sock: socket.socket) -> WireClient:
 
 
 def _assert_served(client: WireClient) -> None:
-    answer = client.wait_for_answer(client.inline_completion(TCP_URI, 4, 4), ANSWER_BOUND_S)
+    answer = client.wait_for_answer(client.inline_completion(TCP_URI, 4, 8), ANSWER_BOUND_S)
     assert items_of(answer) and items_of(answer)[0]["insertText"].strip()
     client.shutdown()
 
@@ -270,7 +270,7 @@ def test_the_model_changed_fifty_times_while_requests_run(
         settings = {"settings": {"lspFim": {"model": model}}}
         client.notify("workspace/didChangeConfiguration", settings)
         if change % 5 == 0:
-            requests.append(client.inline_completion(uri, 4, 4))
+            requests.append(client.inline_completion(uri, 4, 8))
         time.sleep(0.02)
     for request_id in requests:
         assert "error" not in client.wait_for_answer(request_id, ANSWER_BOUND_S)
@@ -287,7 +287,7 @@ def test_the_model_changed_fifty_times_while_requests_run(
     assert begun == {token for token, _ in ended}, (begun, ended)
     assert ended[-1][1].startswith("ready"), ended
     assert len(ended) <= 10  # coalesced: one load at a time, not one per change
-    answer = client.wait_for_answer(client.inline_completion(uri, 4, 4), ANSWER_BOUND_S)
+    answer = client.wait_for_answer(client.inline_completion(uri, 4, 8), ANSWER_BOUND_S)
     assert items_of(answer) and items_of(answer)[0]["insertText"].strip()
 
 

@@ -8,15 +8,23 @@ from pathlib import Path
 
 import pytest
 from scripted_http import Reply, ScriptedEngine, content_events, sse
+from test_http_engine import NORM
 
 from lsp_fim.cli import main
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "norm.py"
+# The scripted engines answer for the norm example's empty body line.
 CURSOR = ["--line", "4", "--character", "4"]
 
 
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    path = tmp_path / "norm.py"
+    path.write_text(NORM, encoding="utf-8")
+    return path
+
+
 def test_complete_through_openai_flags(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, example: Path
 ) -> None:
     monkeypatch.setenv("LSP_FIM_TEST_KEY", "sk-cli")
     events = [
@@ -27,7 +35,7 @@ def test_complete_through_openai_flags(
     with ScriptedEngine({"/v1/completions": [Reply(list(events))]}) as engine:
         flags = ["--backend", "openai", "--backend-url", engine.url, "--api-key-env"]
         flags += ["LSP_FIM_TEST_KEY", "--backend-model", "qwen2.5-coder-7b", "--max-tokens", "9"]
-        assert main(["complete", str(EXAMPLE), *CURSOR, "--json", *flags]) == 0
+        assert main(["complete", str(example), *CURSOR, "--json", *flags]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["text"] == "r = x + y" and answer["template"] == "qwen2.5-coder"
     assert answer["stop_reason"] == "suffix_repeat"
@@ -44,24 +52,26 @@ def scripted_token_ids(content: str | list[str | int]) -> list[int]:
 
 
 def test_complete_through_llama_server_with_a_chosen_template(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], example: Path
 ) -> None:
     replies = {"/completion": [Reply(content_events(["r = 0\n", "    return r\n"]))]}
     engine = ScriptedEngine(replies)
     engine.tokenize = scripted_token_ids
     with engine:
         flags = ["--backend", "llama-server", "--backend-url", engine.url]
-        assert main(["complete", str(EXAMPLE), *CURSOR, *flags, "--template", "codellama"]) == 0
+        assert main(["complete", str(example), *CURSOR, *flags, "--template", "codellama"]) == 0
     assert capsys.readouterr().out == "r = 0\n"
     # "▁<PRE>" as its id, then "import math" as text: the prompt goes as token ids.
     assert engine.bodies("/completion")[0]["prompt"][:3] == [99, ord("i"), ord("m")]
 
 
-def test_an_engine_that_is_down_is_said_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_engine_that_is_down_is_said_on_stderr(
+    capsys: pytest.CaptureFixture[str], example: Path
+) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}"
     flags = ["--backend", "openai", "--backend-url", url, "--backend-model", "starcoder2-3b"]
-    assert main(["complete", str(EXAMPLE), *CURSOR, *flags]) == 1
+    assert main(["complete", str(example), *CURSOR, *flags]) == 1
     error = capsys.readouterr().err
     assert f"cannot reach the inference engine at {url}/v1/completions" in error

@@ -74,9 +74,9 @@ def test_openai_completions_with_our_template(llama_server: str) -> None:
 
 
 def norm_request() -> CompletionRequest:
-    """The README's example cursor: line 4, character 4."""
+    """The README's example cursor: line 4, character 8."""
     text = EXAMPLE.read_text(encoding="utf-8")
-    offset = sum(len(line) for line in text.splitlines(keepends=True)[:4]) + 4
+    offset = sum(len(line) for line in text.splitlines(keepends=True)[:4]) + 8
     return CompletionRequest(text, offset, "python", str(EXAMPLE))
 
 

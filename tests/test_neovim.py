@@ -37,8 +37,8 @@ pytestmark = pytest.mark.model
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = REPO / "tests" / "nvim"
 PLUGIN = REPO / "editors" / "neovim"
-NORM = "import math\n\n\ndef norm(x: float, y: float) -> float:\n    \n    return r\n"
-CURSOR = {"line": 4, "character": 4}
+NORM = "import math\n\n\ndef norm(x: float, y: float) -> float:\n    r = \n    return r\n"
+CURSOR = {"line": 4, "character": 8}
 NVIM_BUDGET_S = 270
 PROCESS_TIMEOUT_S = 300
 MIN_VERSION = (0, 11)

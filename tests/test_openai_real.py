@@ -64,7 +64,7 @@ def test_cli_suggestion_is_cut_by_the_scope_stop_and_parses(engine: EngineProces
     assert answer["generated_tokens"] > 0
     assert answer["timings"]["prompt_ms"] > 0  # timed here: the stream carries no timings
     lines = EXAMPLE.read_text().splitlines(keepends=True)
-    lines[4] = lines[4][:4] + answer["text"] + lines[4][4:]
+    lines[4] = lines[4][:8] + answer["text"] + lines[4][8:]
     ast.parse("".join(lines))
 
 

@@ -14,7 +14,12 @@ from lsp_fim.scope import StopReason, no_guard
 
 pytestmark = pytest.mark.model
 
-NORM = "import math\n\n\ndef norm(x: float, y: float) -> float:\n    \n    return r\n"
+# The comment steers the body to code: with no line before the empty one, the default layout
+# (suffix first) writes a docstring there (README: Prompt layout).
+NORM = (
+    "import math\n\n\ndef norm(x: float, y: float) -> float:\n"
+    "    # the length of the vector (x, y)\n    \n    return r\n"
+)
 JSON_LOAD = (
     "import json\n\n\ndef read_config(path: str) -> dict:\n"
     "    with open(path) as f:\n        return \n"

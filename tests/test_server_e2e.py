@@ -19,8 +19,8 @@ from bench.lsp_client import server_env
 pytestmark = pytest.mark.model
 
 LOG_FILE = Path(os.environ.get("LSP_FIM_E2E_LOG", "/tmp/lsp-fim-e2e.log"))
-NORM = "import math\n\n\ndef norm(x: float, y: float) -> float:\n    \n    return r\n"
-NORM_CURSOR = types.Position(line=4, character=4)
+NORM = "import math\n\n\ndef norm(x: float, y: float) -> float:\n    r = \n    return r\n"
+NORM_CURSOR = types.Position(line=4, character=8)
 URI = "file:///tmp/lsp_fim_e2e/norm.py"
 READY_TIMEOUT_S = 600
 # Answers must not depend on how busy the machine is: no generation time limit.
@@ -108,6 +108,17 @@ async def test_initialize_advertises_both_completion_kinds(client: LanguageClien
     assert sync.change == types.TextDocumentSyncKind.Incremental
 
 
+async def test_the_embedded_backend_lays_qwen_out_suffix_first(client: LanguageClient) -> None:
+    """It heals the token cut at the cursor, which that layout needs (README: Prompt layout)."""
+    ends = [
+        report.message
+        for reports in client.progress_reports.values()
+        for report in reports
+        if isinstance(report, types.WorkDoneProgressEnd)
+    ]
+    assert ends == ["ready (qwen2.5-coder-suffix-first)"]
+
+
 async def test_inline_completion_fills_the_norm_body(client: LanguageClient) -> None:
     open_document(client, NORM)
     result = await client.text_document_inline_completion_async(
@@ -144,7 +155,7 @@ async def test_completion_item_edits_the_norm_body(client: LanguageClient) -> No
 async def test_word_being_typed_is_part_of_the_completion_edit(
     client: LanguageClient,
 ) -> None:
-    text = NORM.replace("    \n    return r", "    r = ma\n    return r")
+    text = NORM.replace("    r = \n", "    r = ma\n")
     open_document(client, text)
     cursor = types.Position(line=4, character=10)
     result = await client.text_document_completion_async(

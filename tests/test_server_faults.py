@@ -69,7 +69,7 @@ def test_a_truncated_model_file_is_refused_with_what_to_do(
     example = Path(__file__).parent.parent / "examples" / "norm.py"
     command = [sys.executable, "-m", "lsp_fim", "complete", str(example)]
     result = subprocess.run(
-        [*command, "--line", "4", "--character", "4", "--model", str(truncated)],
+        [*command, "--line", "4", "--character", "8", "--model", str(truncated)],
         capture_output=True,
         text=True,
         timeout=120,

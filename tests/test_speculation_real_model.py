@@ -82,10 +82,13 @@ def test_the_cache_after_rejected_drafts_serves_the_next_request(
     """Rolled-back drafts leave the cache as its bookkeeping says: the same request again,
     served from the cache (its prompt all reused), gives the same text."""
     assert isinstance(engine.backend, LlamaCppBackend)
-    document = DOCUMENTS[3]
-    engine.backend.reset_cache()
-    first = complete(engine, document, speculate=True)
-    assert first.stats.draft_tokens > first.stats.accepted_draft_tokens, "some were rejected"
+    for document in DOCUMENTS:
+        engine.backend.reset_cache()
+        first = complete(engine, document, speculate=True)
+        if first.stats.draft_tokens > first.stats.accepted_draft_tokens:
+            break
+    else:
+        raise AssertionError("no document had a draft rejected")
     again = complete(engine, document, speculate=True)
     assert again.stats.prompt_tokens_evaluated == 1
     assert again.text == first.text

@@ -240,6 +240,7 @@ def test_a_valid_file_loads_from_its_path(tmp_path: Path) -> None:
         (lambda t: t + '[repo]\nheader = "{repo}"\nfile = "{text}"\nfim = "x"\n', "{path}"),
         (lambda t: 'bos = ["<s>"]\n' + t, "`bos` must be a string"),
         (lambda t: t + 'automatic = "no"\n', "`detect.automatic` must be true or false"),
+        (lambda t: t + "needs_healing = 1\n", "`detect.needs_healing` must be true or false"),
     ],
 )
 def test_invalid_files_are_rejected_naming_the_file(
@@ -431,6 +432,25 @@ def test_detection_never_picks_a_second_layout_that_only_a_name_chooses(
 ) -> None:
     for tokens in (QWEN, CODEGEMMA, ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")):
         assert detect_template(FakeVocabulary(tokens, names)).name != "qwen2.5-coder-suffix-first"
+
+
+@pytest.mark.parametrize("names", [{}, _named("Qwen2.5 Coder 0.5B Instruct")])
+def test_a_backend_that_heals_gets_the_layout_that_needs_healing(names: dict[str, str]) -> None:
+    """The embedded backend heals the cursor's token: Qwen models get the suffix-first layout;
+    engines over HTTP cannot heal, and get the prefix-first one."""
+    assert detect_template(FakeVocabulary(QWEN, names), heals=True).name == (
+        "qwen2.5-coder-suffix-first"
+    )
+    assert detect_template(FakeVocabulary(QWEN, names)).name == "qwen2.5-coder"
+
+
+@pytest.mark.parametrize(
+    "vocab",
+    [FakeVocabulary(CODEGEMMA), FakeVocabulary(STARCODER2), FakeVocabulary(CODESTRAL)],
+    ids=["codegemma", "starcoder2", "codestral"],
+)
+def test_healing_changes_nothing_for_families_with_one_layout(vocab: FakeVocabulary) -> None:
+    assert detect_template(vocab, heals=True) == detect_template(vocab)
 
 
 def test_qwen_and_codegemma_share_fim_texts_and_are_told_apart_by_their_file_separator() -> None:

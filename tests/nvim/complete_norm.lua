@@ -8,7 +8,7 @@
 --
 -- Environment:
 --   LSP_FIM_NVIM_RESULT   JSON result file (always written, also on error or time-out)
---   LSP_FIM_NVIM_FILE     the Python file to open (its body line 5 is empty, cursor at column 4)
+--   LSP_FIM_NVIM_FILE     the Python file to open (its body line 5 is "    r = ", the cursor at its end, column 8)
 --   LSP_FIM_NVIM_TIMEOUT_MS  the whole run's budget; past it the script writes an error and quits
 --
 -- Phase 1 (blocking, inside this file): attach through vim.lsp.enable, wait for the server's
@@ -133,7 +133,7 @@ local function phase1()
   result.phase = 'first request'
   local first, first_err = client:request_sync('textDocument/completion', {
     textDocument = vim.lsp.util.make_text_document_params(bufnr),
-    position = { line = 4, character = 4 },
+    position = { line = 4, character = 8 },
   }, 20000, bufnr)
   result.first_request_answered = first ~= nil and first.err == nil
   result.first_request_error = first_err and tostring(first_err) or nil
@@ -156,12 +156,12 @@ local function phase1()
   end
 
   result.phase = 'request_sync'
-  -- The cursor of Insert mode: after the four spaces of the empty body line. (Normal mode cannot
+  -- The cursor of Insert mode: after "r = " on the body line. (Normal mode cannot
   -- put the cursor past a line's last character, so the position is spelled out; ASCII text,
   -- so the column is the same in every offset encoding.)
   local params = {
     textDocument = vim.lsp.util.make_text_document_params(bufnr),
-    position = { line = 4, character = 4 },
+    position = { line = 4, character = 8 },
   }
   result.request_position = params.position
   local response, err =
@@ -190,7 +190,8 @@ local function phase1()
   end
   result.phase = 'menu'
   vim.o.completeopt = 'menu,menuone,noinsert'
-  vim.api.nvim_win_set_cursor(0, { 5, 4 })
+  -- Column 8 is past the last character: Normal mode stops at it, and startinsert! appends.
+  vim.api.nvim_win_set_cursor(0, { 5, 8 })
   vim.cmd.startinsert({ bang = true }) -- takes effect when this file returns
   phase2(bufnr)
 end

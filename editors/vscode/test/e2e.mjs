@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // End-to-end check of the VS Code extension in a real VS Code (code-server, in headless Chromium):
-// installs the .vsix, opens examples/norm.py at its empty body line, asks for an inline suggestion
+// installs the .vsix, opens examples/norm.py at the end of its body line ("    r = "), asks for an inline suggestion
 // and checks that ghost text appears, that Tab accepts it; then types a new function as a person
 // would and checks that ghost text appears by itself, stays while its start is typed, and that
 // "accept next word" / "accept next line" take part of it and Tab the rest; that an explicit
@@ -372,10 +372,11 @@ async function main() {
     // A copy, so the repository's example is never modified.
     const original = fs.readFileSync(path.join(REPO, 'examples', 'norm.py'), 'utf8');
     fs.writeFileSync(path.join(workspace, 'norm.py'), original);
-    const emptyLine = original.split('\n').findIndex((line, i, lines) => i > 0 && lines[i - 1].startsWith('def ') && line.trim() === '');
-    const column = original.split('\n')[emptyLine].length;
+    // The body line ("    r = "), the cursor at its end.
+    const bodyLine = original.split('\n').findIndex((line, i, lines) => i > 0 && lines[i - 1].startsWith('def '));
+    const column = original.split('\n')[bodyLine].length;
     info(`vsix ${path.basename(vsix)}, server ${SERVER}, code-server ${codeServerBin}`);
-    info(`profile ${temp}; cursor at line ${emptyLine + 1}, column ${column + 1} of norm.py`);
+    info(`profile ${temp}; cursor at line ${bodyLine + 1}, column ${column + 1} of norm.py`);
 
     const settingsFile = path.join(userData, 'User', 'settings.json');
     // serverPath and serverArgs are machine-scoped settings ("machine"): in a remote window such
@@ -460,7 +461,7 @@ async function main() {
         await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
         await page.waitForSelector('.statusbar', { timeout: 60_000 });
 
-        // Open norm.py from the Explorer, then go to the empty body line ("Go to Line", :L:C).
+        // Open norm.py from the Explorer, then go to the end of the body line ("Go to Line", :L:C).
         await page.getByRole('treeitem', { name: 'norm.py' }).first().dblclick({ timeout: 30_000 });
         await page.waitForSelector('.monaco-editor .view-lines:has-text("def norm")', { timeout: 30_000 });
         // F1 opens the command palette with ">"; without it, it is Quick Open (":L:C" = Go to Line).
@@ -477,8 +478,8 @@ async function main() {
             await waitFor(`"${text}" in the palette`, async () => (await page.locator('.quick-input-list .monaco-list-row').count()) > 0, 10_000);
             await page.keyboard.press('Enter');
         };
-        await palette(`:${emptyLine + 1}:${column + 1}`, { command: false });
-        const where = `Ln ${emptyLine + 1}, Col ${column + 1}`;
+        await palette(`:${bodyLine + 1}:${column + 1}`, { command: false });
+        const where = `Ln ${bodyLine + 1}, Col ${column + 1}`;
         await waitFor(`the cursor at ${where}`, async () => (await page.locator('.statusbar').innerText()).includes(where), 10_000);
         check('norm.py opens in the editor', true);
 
@@ -526,14 +527,14 @@ async function main() {
             const accepted = await waitFor(
                 'the accepted text in the editor',
                 async () => {
-                    const line = await page.locator('.monaco-editor .view-line').nth(emptyLine).textContent();
+                    const line = await page.locator('.monaco-editor .view-line').nth(bodyLine).textContent();
                     const text = (line ?? '').replace(/\u00a0/g, ' ');
                     return text.includes(firstLine) && (await ghost.count()) === 0 ? text.trim() : undefined;
                 },
                 10_000,
             ).catch((error) => error);
             await page.screenshot({ path: path.join(OUTPUT, 'accepted.png') });
-            check('Tab accepts the suggestion into the file', typeof accepted === 'string', typeof accepted === 'string' ? `line ${emptyLine + 1}: ${JSON.stringify(accepted)}` : String(accepted));
+            check('Tab accepts the suggestion into the file', typeof accepted === 'string', typeof accepted === 'string' ? `line ${bodyLine + 1}: ${JSON.stringify(accepted)}` : String(accepted));
         }
 
         await typingFlow(page, ghostText);
