@@ -117,8 +117,6 @@ class Detection:
     fim_tokens: tuple[tuple[str, str], ...]  # (role, token text); roles: prefix, suffix, middle
     distinguishing_tokens: tuple[str, ...]
     name_patterns: tuple[str, ...]
-    # False: a family's second layout, used only where ``template`` names it.
-    automatic: bool = True
     # True: the prompt ends in the prefix, so the token cut at the cursor must be healed; only
     # a backend that heals may use it, and detection prefers it for such a backend.
     needs_healing: bool = False
@@ -290,11 +288,7 @@ def detect_template(vocab: Vocabulary, *, heals: bool = False) -> FimTemplate:
     gets a family's layout that needs healing where it has one (suffix first: typing only
     appends to the prompt, and it scored higher on every quality set but one); others never do.
     """
-    templates = [
-        t
-        for t in _shipped_templates()
-        if t.detection.automatic and (heals or not t.detection.needs_healing)
-    ]
+    templates = [t for t in _shipped_templates() if heals or not t.detection.needs_healing]
     model_names = _model_names(vocab.metadata)
     declared = _declared_fim_tokens(vocab)
     candidates = [t for t in templates if t.detection.matches_declared(declared)]
@@ -418,9 +412,7 @@ def _parse_repo_form(repo: DataTable) -> RepoForm:
 
 def _parse_detection(detect: DataTable, prompt_format: TextPattern) -> Detection:
     """FIM tokens must appear in ``format``: detection and layout must describe one family."""
-    detect.expect_keys(
-        {"fim_tokens"}, {"distinguishing_tokens", "name_patterns", "automatic", "needs_healing"}
-    )
+    detect.expect_keys({"fim_tokens"}, {"distinguishing_tokens", "name_patterns", "needs_healing"})
     tokens = detect.table("fim_tokens")
     tokens.expect_keys({"prefix", "suffix"}, {"middle"})
     fim_tokens = tuple((role, tokens.text(role)) for role in _FIM_ID_KEYS if role in tokens.data)
@@ -431,6 +423,5 @@ def _parse_detection(detect: DataTable, prompt_format: TextPattern) -> Detection
         fim_tokens=fim_tokens,
         distinguishing_tokens=detect.texts("distinguishing_tokens"),
         name_patterns=tuple(_normalized_name(p) for p in detect.texts("name_patterns")),
-        automatic=detect.flag("automatic") if "automatic" in detect.data else True,
         needs_healing=detect.flag("needs_healing"),
     )

@@ -239,7 +239,6 @@ def test_a_valid_file_loads_from_its_path(tmp_path: Path) -> None:
         (lambda t: t.replace("[detect]", "[detect\n"), "not valid TOML"),
         (lambda t: t + '[repo]\nheader = "{repo}"\nfile = "{text}"\nfim = "x"\n', "{path}"),
         (lambda t: 'bos = ["<s>"]\n' + t, "`bos` must be a string"),
-        (lambda t: t + 'automatic = "no"\n', "`detect.automatic` must be true or false"),
         (lambda t: t + "needs_healing = 1\n", "`detect.needs_healing` must be true or false"),
     ],
 )
@@ -427,7 +426,7 @@ def test_detection_from_single_tokens(vocab: FakeVocabulary, expected: str) -> N
 
 
 @pytest.mark.parametrize("names", [{}, _named("Qwen2.5 Coder"), _named("x")])
-def test_detection_never_picks_a_second_layout_that_only_a_name_chooses(
+def test_a_backend_that_cannot_heal_never_gets_the_layout_that_needs_healing(
     names: dict[str, str],
 ) -> None:
     for tokens in (QWEN, CODEGEMMA, ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")):
