@@ -37,7 +37,7 @@ def ends_in(text: str) -> FimPrompt:
 
 def test_a_prompt_ending_in_a_word_leaves_its_last_token_out() -> None:
     tokens = [1, *tokenize("x = sel")]
-    kept, given = heal(ends_in("x = sel"), tokens, tokenize, piece)
+    kept, given = heal(ends_in("x = sel"), tokens, len(tokens) - 1, tokenize, piece)
     assert kept == tokens[:-1]
     assert given == GivenText(b"l", tokens[-1])
 
@@ -46,7 +46,7 @@ def test_a_cursor_in_an_indentation_leaves_the_whole_indentation_out() -> None:
     """Spelt "   " + " total" by the tokenizer, 4 spaces of indentation are no token that a
     continuation starts with: generation writes them in pieces."""
     text = "for v in values:\n    "
-    kept, given = heal(ends_in(text), [1, *tokenize(text)], tokenize, piece)
+    kept, given = heal(ends_in(text), [1, *tokenize(text)], len(tokenize(text)), tokenize, piece)
     assert kept == [1, *tokenize("for v in values:\n")]
     assert given is not None and given.rest == b"    " and given.in_pieces
     assert given.qualifies(b"   ") and given.qualifies(b"     total")
@@ -63,9 +63,9 @@ def test_a_word_s_token_qualifies_whole_only() -> None:
 def test_a_prompt_ending_in_a_marker_or_with_a_given_start_is_not_healed() -> None:
     tokens = [1, 2, 3]
     in_marker = FimPrompt((PromptPiece("a", marker=False), MARKER), "a", "")
-    assert heal(in_marker, tokens, tokenize, piece) == (tokens, None)
+    assert heal(in_marker, tokens, 1, tokenize, piece) == (tokens, None)
     started = FimPrompt((MARKER, PromptPiece("x = ", marker=False)), "x = ", "", started="x = ")
-    assert heal(started, tokens, tokenize, piece) == (tokens, None)
+    assert heal(started, tokens, 2, tokenize, piece) == (tokens, None)
 
 
 class ScriptedBackend:

@@ -115,9 +115,10 @@ class LlamaCppBackend:
         """Markers with special tokens parsed, text without. Text pieces lie between markers,
         where llama.cpp would cut a text it parses anyway, so an ordinary document gets the
         same tokens as its whole prompt tokenized with special tokens parsed."""
-        return [
-            token for piece in pieces for token in self.tokenize(piece.text, special=piece.marker)
-        ]
+        return [token for tokens in self._piece_tokens(pieces) for token in tokens]
+
+    def _piece_tokens(self, pieces: Sequence[PromptPiece]) -> list[list[int]]:
+        return [self.tokenize(piece.text, special=piece.marker) for piece in pieces]
 
     def reset_cache(self) -> None:
         """Greedy output depends (slightly) on how the prompt was batched: a prompt reused from
@@ -144,15 +145,18 @@ class LlamaCppBackend:
         self._stop_ids[stops] = frozenset(single[0] for single in ids if len(single) == 1)
         return self._stop_ids[stops]
 
-    def _prompt_tokens(self, prompt: FimPrompt, max_tokens: int) -> tuple[list[int], int]:
-        tokens = self.tokenize_prompt(prompt.pieces)
+    def _prompt_tokens(self, prompt: FimPrompt, max_tokens: int) -> tuple[list[int], int, int]:
+        """The prompt's tokens, the room left to generate, and how many of the tokens are its
+        last piece's (where token healing cuts)."""
+        pieces = self._piece_tokens(prompt.pieces)
+        tokens = [token for piece in pieces for token in piece]
         room = min(max_tokens, self.context_tokens - len(tokens) - 1)
         if room < 0 or not tokens:
             raise BackendError(
                 f"prompt of {len(tokens)} tokens leaves no room in the {self.context_tokens}-token "
                 "context; lower prefixTokens/suffixTokens"
             )
-        return tokens, room
+        return tokens, room, len(pieces[-1])
 
     def stream(self, request: GenerationRequest, stats: GenerationStats) -> Iterator[str]:
         """A superseded editor request still finishes its prompt (but generates nothing): the
@@ -160,10 +164,14 @@ class LlamaCppBackend:
         so the work is kept instead of started over on every keystroke. Only the part of a
         keystroke's prompt that the next keystroke evaluates again anyway stops at once
         (``_load_prompt``). Background work gives way at once."""
-        prompt, max_tokens = self._prompt_tokens(request.prompt, request.max_tokens)
+        prompt, max_tokens, last_piece_size = self._prompt_tokens(
+            request.prompt, request.max_tokens
+        )
         if max_tokens == 0:
             raise BackendError("no room left to generate: lower prefixTokens/suffixTokens")
-        prompt, given = heal(request.prompt, prompt, self._text_tokens, self._model.piece)
+        prompt, given = heal(
+            request.prompt, prompt, last_piece_size, self._text_tokens, self._model.piece
+        )
         stats.prompt_tokens = len(prompt)
         with self._lock:
             if request.cancel.is_set():
@@ -188,7 +196,7 @@ class LlamaCppBackend:
         was when it does, or with the start of this prompt where the cache held nothing it
         can use (``_keep_partial``); returns whether the prompt is now cached exactly.
         """
-        tokens, _ = self._prompt_tokens(prompt, 0)
+        tokens, _, _ = self._prompt_tokens(prompt, 0)
         stats.prompt_tokens = len(tokens)
         with self._lock:
             if cancel.is_set():

@@ -51,19 +51,21 @@ class GivenText:
 def heal(
     prompt: FimPrompt,
     tokens: list[int],
+    last_piece_size: int,
     tokenize: Callable[[str], list[int]],
     piece: Callable[[int], bytes],
 ) -> tuple[list[int], GivenText | None]:
-    """``tokens`` (``prompt``'s) less the text to heal, and that text; ``tokens`` and None
-    where the prompt does not end in the user's text. (An alternative's given start, which
-    also ends a prompt, is whole tokens already.)"""
+    """``tokens`` (``prompt``'s, the last ``last_piece_size`` of them its last piece's) less
+    the text to heal, and that text; ``tokens`` and None where the prompt does not end in the
+    user's text. (An alternative's given start, which also ends a prompt, is whole tokens
+    already.)"""
     last = prompt.pieces[-1] if prompt.pieces else None
     if last is None or last.marker or not last.text or prompt.started or len(tokens) < 2:
         return tokens, None
     indentation = _indentation_at_end(last.text)
     if not indentation:
         return tokens[:-1], GivenText(piece(tokens[-1]), tokens[-1])
-    head = tokens[: len(tokens) - len(tokenize(last.text))]
+    head = tokens[: len(tokens) - last_piece_size]
     head += tokenize(last.text[: -len(indentation)])
     return head, GivenText(indentation.encode("utf-8"), tokenize(indentation)[0], in_pieces=True)
 
